@@ -1,0 +1,33 @@
+/** Prefill and decode speed of Ghostline's own engine. */
+import { argmax } from "../model/greedy";
+import { LocalModel } from "../model/localModel";
+import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
+
+export async function benchGhostline(modelPath: string, plan: BenchPlan): Promise<{ timing: EngineTiming; model: LocalModel }> {
+  const model = await LocalModel.load(modelPath, {
+    threads: plan.threads,
+    contextSize: plan.prefillTokens + plan.decodeTokens + 8,
+    batchSize: plan.prefillTokens,
+  });
+  const prompt = benchPrompt(model.info.nVocab, plan.prefillTokens);
+  let bestPrefill = Infinity;
+  let bestDecode = Infinity;
+  for (let r = 0; r < plan.repeats; r++) {
+    model.truncate(0, 0);
+    let t0 = performance.now();
+    let result = await model.eval(0, prompt);
+    bestPrefill = Math.min(bestPrefill, performance.now() - t0);
+
+    t0 = performance.now();
+    for (let i = 0; i < plan.decodeTokens; i++) {
+      result = await model.eval(0, [argmax(result.logits)]);
+    }
+    bestDecode = Math.min(bestDecode, performance.now() - t0);
+  }
+  const timing: EngineTiming = {
+    engine: `ghostline (${model.info.kernels ?? model.info.backend})`,
+    prefillTokensPerSecond: (plan.prefillTokens / bestPrefill) * 1000,
+    decodeTokensPerSecond: (plan.decodeTokens / bestDecode) * 1000,
+  };
+  return { timing, model };
+}

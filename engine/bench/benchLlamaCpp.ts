@@ -1,0 +1,63 @@
+/**
+ * The same measurements on llama.cpp, through node-llama-cpp's prebuilt CPU
+ * binaries (a development dependency), on the same file and thread count.
+ */
+import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
+
+export async function benchLlamaCpp(modelPath: string, nVocab: number, plan: BenchPlan): Promise<EngineTiming> {
+  let lib: typeof import("node-llama-cpp");
+  try {
+    lib = await import("node-llama-cpp");
+  } catch (err) {
+    throw new Error(`node-llama-cpp is not installed (npm ci installs it as a development dependency): ${(err as Error).message}`);
+  }
+  const llama = await lib.getLlama({ gpu: false, build: "never", logLevel: lib.LlamaLogLevel.error });
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const context = await model.createContext({
+    contextSize: plan.prefillTokens + plan.decodeTokens + 8,
+    batchSize: plan.prefillTokens,
+    threads: plan.threads,
+    sequences: 1,
+  });
+  try {
+    const prompt = benchPrompt(nVocab, plan.prefillTokens) as unknown as import("node-llama-cpp").Token[];
+    let bestPrefill = Infinity;
+    let bestDecode = Infinity;
+    for (let r = 0; r < plan.repeats; r++) {
+      const sequence = context.getSequence();
+      try {
+        let t0 = performance.now();
+        await sequence.evaluateWithoutGeneratingNewTokens(prompt);
+        bestPrefill = Math.min(bestPrefill, performance.now() - t0);
+
+        // Greedy generation; the first token comes from the prompt's logits, each later one costs a decode step.
+        t0 = performance.now();
+        let n = 0;
+        for await (const _token of sequence.evaluate([prompt[prompt.length - 1]], { temperature: 0 })) {
+          if (++n >= plan.decodeTokens) break;
+        }
+        bestDecode = Math.min(bestDecode, performance.now() - t0);
+      } finally {
+        sequence.dispose();
+      }
+    }
+    return {
+      engine: `llama.cpp (node-llama-cpp ${await packageVersion()}, ${llama.buildType} cpu)`,
+      prefillTokensPerSecond: (plan.prefillTokens / bestPrefill) * 1000,
+      decodeTokensPerSecond: (plan.decodeTokens / bestDecode) * 1000,
+    };
+  } finally {
+    await context.dispose();
+    await model.dispose();
+    await llama.dispose();
+  }
+}
+
+async function packageVersion(): Promise<string> {
+  try {
+    const { createRequire } = await import("node:module");
+    return (createRequire(__filename)("node-llama-cpp/package.json") as { version: string }).version;
+  } catch {
+    return "?";
+  }
+}

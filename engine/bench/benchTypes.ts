@@ -1,0 +1,28 @@
+/** What one engine measured in `ghostline bench`. */
+export interface EngineTiming {
+  engine: string;
+  /** Tokens per second evaluating a prompt of `prefillTokens` in one call. */
+  prefillTokensPerSecond: number;
+  /** Tokens per second generating `decodeTokens` one at a time after the prompt. */
+  decodeTokensPerSecond: number;
+  note?: string;
+}
+
+export interface BenchPlan {
+  prefillTokens: number;
+  decodeTokens: number;
+  /** Runs of each measurement; the best one counts (the least disturbed by the rest of the machine). */
+  repeats: number;
+  threads: number;
+}
+
+/** Token ids spread over the vocabulary, the same for every engine. */
+export function benchPrompt(nVocab: number, n: number): number[] {
+  const ids: number[] = [];
+  let x = 12345;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    ids.push(3 + (x % (nVocab - 3)));
+  }
+  return ids;
+}

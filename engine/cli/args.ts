@@ -1,0 +1,37 @@
+/** Command-line option parsing shared by the `ghostline` commands. */
+import * as path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { packageRoot } from "../native/loadAddon";
+
+export class UsageError extends Error {}
+
+export function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+/** "1,2,3" -> [1, 2, 3] */
+export function parseTokenList(text: string | undefined, flag: string): number[] {
+  if (text === undefined) throw new UsageError(`${flag} is required (comma-separated token ids)`);
+  const parts = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const ids = parts.map((s) => Number(s));
+  const bad = parts.find((s, i) => !/^\d+$/.test(s) || !Number.isSafeInteger(ids[i]));
+  if (bad !== undefined) throw new UsageError(`${flag}: '${bad}' is not a token id`);
+  if (ids.length === 0) throw new UsageError(`${flag}: no token ids given`);
+  return ids;
+}
+
+export function parseCount(text: string | undefined, flag: string, fallback: number, min = 0, max = 1 << 20): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new UsageError(`${flag}: expected an integer between ${min} and ${max}, got '${text}'`);
+  return n;
+}
+
+/** The model shipped with Ghostline, used when --model is not given. */
+export function defaultModelPath(): string {
+  return path.join(packageRoot(), "models", "stories260K-q8_0.gguf");
+}

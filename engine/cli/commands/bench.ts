@@ -1,0 +1,83 @@
+/**
+ * `ghostline bench`: prefill and decode speed of Ghostline and of llama.cpp on
+ * the same file, beside the memory bandwidth measured in the same run and the
+ * decode ceiling it implies.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { benchGhostline } from "../../bench/benchGhostline";
+import { benchLlamaCpp } from "../../bench/benchLlamaCpp";
+import { formatBenchTable, type BenchReport } from "../../bench/benchTable";
+import type { BenchPlan, EngineTiming } from "../../bench/benchTypes";
+import { writeSyntheticPreset, SYNTHETIC_PRESETS } from "../../bench/syntheticPresets";
+import { loadAddon } from "../../native/loadAddon";
+import { defaultModelPath, parse, parseCount, UsageError } from "../args";
+
+export async function benchCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
+  const opts = parse(argv, {
+    model: { type: "string" },
+    synthetic: { type: "string" },
+    threads: { type: "string" },
+    json: { type: "boolean", default: false },
+    "no-llama-cpp": { type: "boolean", default: false },
+    "prefill-tokens": { type: "string" },
+    "decode-tokens": { type: "string" },
+    repeats: { type: "string" },
+  });
+  const addon = loadAddon();
+  const plan: BenchPlan = {
+    threads: parseCount(opts.threads as string | undefined, "--threads", addon.cpuInfo().physicalCores, 1, 256),
+    prefillTokens: parseCount(opts["prefill-tokens"] as string | undefined, "--prefill-tokens", 512, 1, 8192),
+    decodeTokens: parseCount(opts["decode-tokens"] as string | undefined, "--decode-tokens", 128, 1, 8192),
+    repeats: parseCount(opts.repeats as string | undefined, "--repeats", 2, 1, 100),
+  };
+  const log = (msg: string) => process.stderr.write(msg + "\n");
+
+  let modelPath = (opts.model as string | undefined) ?? defaultModelPath();
+  let tempDir: string | undefined;
+  const synthetic = opts.synthetic as string | undefined;
+  if (synthetic !== undefined) {
+    if (opts.model !== undefined) throw new UsageError("give --model or --synthetic, not both");
+    if (!(synthetic in SYNTHETIC_PRESETS)) {
+      throw new UsageError(`--synthetic: unknown preset '${synthetic}' (known: ${Object.keys(SYNTHETIC_PRESETS).join(", ")})`);
+    }
+    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "ghostline-bench-"));
+    modelPath = path.join(tempDir, `synthetic-${synthetic}-q8_0.gguf`);
+    log(`writing a ${synthetic}-shaped Q8_0 model with random weights to ${modelPath} ...`);
+    await writeSyntheticPreset(synthetic, modelPath);
+  }
+
+  try {
+    log(`measuring read bandwidth with ${plan.threads} threads ...`);
+    const bandwidth = await addon.measureReadBandwidth(plan.threads, 1 << 30);
+    log(`timing ghostline ...`);
+    const { timing, model } = await benchGhostline(modelPath, plan);
+    const info = model.info;
+    model.free();
+    const engines: EngineTiming[] = [timing];
+    if (opts["no-llama-cpp"] !== true) {
+      log(`timing llama.cpp ...`);
+      try {
+        engines.push(await benchLlamaCpp(modelPath, info.nVocab, plan));
+      } catch (err) {
+        engines.push({ engine: "llama.cpp", prefillTokensPerSecond: NaN, decodeTokensPerSecond: NaN, note: (err as Error).message });
+      }
+    }
+    const report: BenchReport = {
+      model: synthetic ? `synthetic ${synthetic}` : path.basename(modelPath),
+      fileBytes: info.fileBytes,
+      weightBytesPerToken: info.weightBytesPerToken,
+      threads: plan.threads,
+      kernels: info.kernels ?? info.backend,
+      readBandwidthBytesPerSecond: bandwidth,
+      decodeCeilingTokensPerSecond: bandwidth / info.weightBytesPerToken,
+      prefillTokens: plan.prefillTokens,
+      decodeTokens: plan.decodeTokens,
+      engines,
+    };
+    out.write((opts.json === true ? JSON.stringify(report, null, 2) : formatBenchTable(report)) + "\n");
+  } finally {
+    if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Finds and loads the native addon. Tries the prebuilt binary for this
+ * platform first (shipped in the .vsix), then the local build; on failure the
+ * error lists every place tried and what to do.
+ */
+import * as fs from "node:fs";
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import type { NativeAddon } from "./nativeApi";
+
+let cached: NativeAddon | undefined;
+
+/** Candidate paths, best first, relative to the package root. */
+export function addonCandidates(root: string): string[] {
+  const platformDir = `${process.platform}-${process.arch}`;
+  return [
+    path.join(root, "prebuilds", platformDir, "ghostline.node"),
+    path.join(root, "native", "build", "Release", "ghostline.node"),
+    path.join(root, "native", "build", "Debug", "ghostline.node"),
+  ];
+}
+
+/** The package root: the nearest folder above this file holding package.json. */
+export function packageRoot(start: string = __dirname): string {
+  let dir = start;
+  for (;;) {
+    if (fs.existsSync(path.join(dir, "package.json")) && fs.existsSync(path.join(dir, "native"))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) return start;
+    dir = parent;
+  }
+}
+
+export function loadAddon(root: string = packageRoot()): NativeAddon {
+  if (cached) return cached;
+  const require_ = createRequire(__filename);
+  const tried: string[] = [];
+  for (const candidate of addonCandidates(root)) {
+    if (!fs.existsSync(candidate)) {
+      tried.push(`${candidate}: not found`);
+      continue;
+    }
+    try {
+      cached = require_(candidate) as NativeAddon;
+      return cached;
+    } catch (err) {
+      tried.push(`${candidate}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(
+    `Ghostline's native engine could not be loaded for ${process.platform}-${process.arch}.\n` +
+      tried.map((t) => `  - ${t}`).join("\n") +
+      "\nPossible solutions:\n" +
+      "  - build it: npm run build:native (needs a C++17 compiler and python3)\n" +
+      "  - reinstall the extension package made for this platform",
+  );
+}

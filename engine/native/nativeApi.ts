@@ -1,0 +1,70 @@
+/** The shape of the native addon (native/src/addon/addon.cc), as TypeScript sees it. */
+
+export interface NativeModelInfo {
+  path: string;
+  name: string;
+  nVocab: number;
+  nCtxTrain: number;
+  dim: number;
+  nLayer: number;
+  nHead: number;
+  nHeadKv: number;
+  headDim: number;
+  nFf: number;
+  tiedOutput: boolean;
+  nCtx: number;
+  nBatch: number;
+  nSlots: number;
+  fileBytes: number;
+  weightBytes: number;
+  /** Weight bytes one decode step reads: every layer matrix, the output matrix, one embedding row. */
+  weightBytesPerToken: number;
+  /** Activations and KV cache, allocated once at load. */
+  bufferBytes: number;
+  backend: string;
+  device: string;
+  threads?: number;
+  kernels?: string;
+}
+
+export interface NativeEvalResult {
+  /** nRows * nVocab logits, row by row. */
+  logits: Float32Array;
+  nRows: number;
+  nEvaluated: number;
+}
+
+export interface NativeCounters {
+  liveBuffers: number;
+  bufferBytes: number;
+  allocations: number;
+  submits: number;
+  inFlight: number;
+  requestsBegun: number;
+  requestsEnded: number;
+}
+
+export interface NativeModel {
+  info(): NativeModelInfo;
+  /** Appends tokens to a slot's sequence and evaluates them; rejects with an AbortError when cancelled. */
+  eval(slot: number, tokens: Int32Array, allLogits: boolean): Promise<NativeEvalResult>;
+  /** Stops the running evaluation at the next layer or chunk boundary. */
+  cancel(): void;
+  truncate(slot: number, nTokens: number): void;
+  tokens(slot: number): Int32Array;
+  counters(): NativeCounters;
+  free(): void;
+}
+
+export interface NativeLoadOptions {
+  threads?: number;
+  nCtx?: number;
+  nBatch?: number;
+  nSlots?: number;
+}
+
+export interface NativeAddon {
+  loadModel(path: string, options: NativeLoadOptions): Promise<NativeModel>;
+  cpuInfo(): { kernels: string; physicalCores: number; available: string[] };
+  measureReadBandwidth(threads: number, bytes: number): Promise<number>;
+}

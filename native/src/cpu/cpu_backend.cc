@@ -1,0 +1,247 @@
+#include "cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+#include "cpu/attention.h"
+#include "cpu/dequantize_row.h"
+
+namespace ghostline {
+
+CpuBackend::CpuBackend(int n_threads)
+    : kernels_(cpu::select_kernels()), pool_(n_threads > 0 ? n_threads : cpu::physical_core_count()) {}
+
+CpuBackend::~CpuBackend() = default;
+
+std::string CpuBackend::device() const {
+  return std::string("CPU (") + kernels_.name + ", " + std::to_string(pool_.size()) +
+         (pool_.size() == 1 ? " thread)" : " threads)");
+}
+
+void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
+  model_ = &model;
+  plan_ = plan;
+  const LlamaHparams& hp = model.hparams();
+
+  size_t total = 0;
+  for (int i = 0; i < static_cast<int>(Act::Count); i++) {
+    act_offset_[i] = total;
+    total += static_cast<size_t>(plan.n_batch * plan.width[i]);
+  }
+  activations_.assign(total, 0.0f);
+  quantized_.assign(static_cast<size_t>(plan.n_batch * (plan.max_matmul_cols() / GL_QK8_0 + 1)), gl_block_q8_0{});
+  accumulator_.assign(static_cast<size_t>(plan.n_batch * hp.dim), 0.0f);
+  scores_.assign(static_cast<size_t>(pool_.size()) * static_cast<size_t>(plan.n_ctx), 0.0f);
+  kv_.assign(plan.kv_bytes() / sizeof(float), 0.0f);
+
+  // RoPE angles for every position, as llama.cpp computes them for GGUF
+  // weights: pair i of a head turns by pos * scale * base^(-2i/hd) / factor_i.
+  const int64_t half = hp.head_dim / 2;
+  rope_cos_.assign(static_cast<size_t>(plan.n_ctx * half), 0.0f);
+  rope_sin_.assign(rope_cos_.size(), 0.0f);
+  for (int64_t i = 0; i < half; i++) {
+    double freq = std::pow(double(hp.rope_freq_base), -2.0 * double(i) / double(hp.head_dim)) * hp.rope_freq_scale;
+    if (!model.rope_freqs.empty()) freq /= model.rope_freqs[static_cast<size_t>(i)];
+    for (int64_t pos = 0; pos < plan.n_ctx; pos++) {
+      const double theta = double(pos) * freq;
+      rope_cos_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::cos(theta));
+      rope_sin_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::sin(theta));
+    }
+  }
+  allocations_ = 7;
+}
+
+void CpuBackend::request_scope(const std::function<void()>& work) {
+  requests_begun_++;
+  struct End {
+    uint64_t& n;
+    ~End() { n++; }
+  } end{requests_ended_};
+  work();
+}
+
+float* CpuBackend::act(Act a, int64_t row) {
+  return activations_.data() + act_offset_[static_cast<int>(a)] + static_cast<size_t>(row * plan_.act_width(a));
+}
+
+float* CpuBackend::k_cache(int32_t slot, int32_t layer) {
+  const size_t per = static_cast<size_t>(plan_.n_ctx * plan_.kv_dim);
+  return kv_.data() + (static_cast<size_t>(slot * plan_.n_layer + layer) * 2) * per;
+}
+
+float* CpuBackend::v_cache(int32_t slot, int32_t layer) { return k_cache(slot, layer) + plan_.n_ctx * plan_.kv_dim; }
+
+bool CpuBackend::run(const ChunkProgram& p, const std::atomic<bool>* cancel) {
+  submits_++;
+  size_t next_layer_end = 0;
+  for (size_t i = 0; i < p.ops.size(); i++) {
+    if (next_layer_end < p.layer_ends.size() && i == p.layer_ends[next_layer_end]) {
+      next_layer_end++;
+      if (cancel && cancel->load(std::memory_order_relaxed)) return false;
+    }
+    const Op& op = p.ops[i];
+    switch (op.kind) {
+      case OpKind::Embed: embed(p, op); break;
+      case OpKind::RmsNorm: rms_norm(op); break;
+      case OpKind::MatMul: matmul(op); break;
+      case OpKind::Rope: rope(op); break;
+      case OpKind::StoreKv: store_kv(op); break;
+      case OpKind::Attention: attention(op); break;
+      case OpKind::SwiGlu: swiglu(op); break;
+    }
+  }
+  return true;
+}
+
+void CpuBackend::read_logits(int64_t n_rows, float* dst) {
+  std::memcpy(dst, act(Act::Logits), static_cast<size_t>(n_rows * plan_.act_width(Act::Logits)) * sizeof(float));
+}
+
+BackendCounters CpuBackend::counters() const {
+  BackendCounters c;
+  c.live_buffers = model_ ? allocations_ : 0;
+  c.buffer_bytes = (activations_.size() + accumulator_.size() + scores_.size() + rope_cos_.size() +
+                    rope_sin_.size() + kv_.size()) * sizeof(float) +
+                   quantized_.size() * sizeof(gl_block_q8_0);
+  c.allocations = allocations_;
+  c.submits = submits_;
+  c.requests_begun = requests_begun_;
+  c.requests_ended = requests_ended_;
+  return c;
+}
+
+void CpuBackend::embed(const ChunkProgram& p, const Op& op) {
+  const Weight& e = model_->token_embd;
+  const int64_t row_bytes = tensor_row_bytes(e.type, e.cols);
+  for (int32_t t = 0; t < op.n_rows; t++) {
+    const auto* row = static_cast<const uint8_t*>(e.data) + p.tokens[static_cast<size_t>(t)] * row_bytes;
+    cpu::dequantize_row(e.type, row, act(op.dst, t), e.cols);
+  }
+}
+
+void CpuBackend::rms_norm(const Op& op) {
+  const int64_t n = plan_.act_width(op.dst);
+  const float eps = model_->hparams().rms_eps;
+  pool_.parallel_for(op.n_rows, 1, [&](int64_t b, int64_t e) {
+    for (int64_t t = b; t < e; t++) cpu::rms_norm_row(act(op.src, op.src_row + t), op.norm, act(op.dst, t), n, eps);
+  });
+}
+
+void CpuBackend::matmul(const Op& op) {
+  const int64_t cols = op.weights[0]->cols;
+  const int64_t n_tok = op.n_rows;
+  const float* x = act(op.src, op.src_row);
+  bool any_q8 = false;
+  int64_t total_rows = 0;
+  for (int i = 0; i < op.n_weights; i++) {
+    any_q8 |= op.weights[i]->type == TensorType::Q8_0;
+    total_rows += op.weights[i]->rows;
+  }
+  const int64_t blocks = cols / GL_QK8_0;
+  if (any_q8) {
+    pool_.parallel_for(n_tok, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; t++) kernels_.quantize_q8_0(x + t * cols, quantized_.data() + t * blocks, cols);
+    });
+  }
+
+  // Threads split the rows of all weights together, so a thread streams one
+  // contiguous run of weight memory.
+  pool_.parallel_for(total_rows, 16, [&](int64_t b, int64_t e) {
+    int64_t first = 0;
+    for (int i = 0; i < op.n_weights; i++) {
+      const Weight& w = *op.weights[i];
+      const int64_t r0 = std::max(b, first) - first;
+      const int64_t r1 = std::min(e, first + w.rows) - first;
+      first += w.rows;
+      if (r0 >= r1) continue;
+      float* y = op.accumulate ? accumulator_.data() : act(op.outs[i]);
+      const int64_t ldy = op.accumulate ? w.rows : plan_.act_width(op.outs[i]);
+      switch (w.type) {
+        case TensorType::Q8_0:
+          kernels_.matmul_q8_0(static_cast<const gl_block_q8_0*>(w.data), cols, r0, r1, quantized_.data(), n_tok, y,
+                               ldy);
+          break;
+        case TensorType::F16:
+          kernels_.matmul_f16(static_cast<const uint16_t*>(w.data), cols, r0, r1, x, n_tok, y, ldy);
+          break;
+        case TensorType::BF16:
+          kernels_.matmul_bf16(static_cast<const uint16_t*>(w.data), cols, r0, r1, x, n_tok, y, ldy);
+          break;
+        case TensorType::F32:
+          kernels_.matmul_f32(static_cast<const float*>(w.data), cols, r0, r1, x, n_tok, y, ldy);
+          break;
+      }
+    }
+  });
+
+  if (op.accumulate) {
+    const int64_t width = op.weights[0]->rows;
+    pool_.parallel_for(n_tok, 1, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; t++) cpu::add_row(act(op.outs[0], t), accumulator_.data() + t * width, width);
+    });
+  }
+}
+
+void CpuBackend::rope(const Op& op) {
+  const LlamaHparams& hp = model_->hparams();
+  const int64_t hd = hp.head_dim, half = hd / 2;
+  const int64_t heads_per_row = hp.n_head + hp.n_head_kv;
+  pool_.parallel_for(op.n_rows * heads_per_row, 8, [&](int64_t b, int64_t e) {
+    for (int64_t item = b; item < e; item++) {
+      const int64_t t = item / heads_per_row, h = item % heads_per_row;
+      float* v = h < hp.n_head ? act(Act::Q, t) + h * hd : act(Act::K, t) + (h - hp.n_head) * hd;
+      const float* c = rope_cos_.data() + (op.pos0 + t) * half;
+      const float* s = rope_sin_.data() + (op.pos0 + t) * half;
+      for (int64_t i = 0; i < half; i++) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * c[i] - x1 * s[i];
+        v[2 * i + 1] = x0 * s[i] + x1 * c[i];
+      }
+    }
+  });
+}
+
+void CpuBackend::store_kv(const Op& op) {
+  const size_t row_bytes = static_cast<size_t>(plan_.kv_dim) * sizeof(float);
+  float* kc = k_cache(op.slot, op.layer) + op.pos0 * plan_.kv_dim;
+  float* vc = v_cache(op.slot, op.layer) + op.pos0 * plan_.kv_dim;
+  std::memcpy(kc, act(Act::K), row_bytes * static_cast<size_t>(op.n_rows));
+  std::memcpy(vc, act(Act::V), row_bytes * static_cast<size_t>(op.n_rows));
+}
+
+void CpuBackend::attention(const Op& op) {
+  const LlamaHparams& hp = model_->hparams();
+  const int64_t hd = hp.head_dim;
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const float* kc = k_cache(op.slot, op.layer);
+  const float* vc = v_cache(op.slot, op.layer);
+  const int64_t n_items = op.n_rows * hp.n_head;
+  pool_.run([&](int thread, int n_threads) {
+    float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(plan_.n_ctx);
+    // Later rows attend over more keys: deal items round-robin to balance.
+    for (int64_t item = thread; item < n_items; item += n_threads) {
+      const int64_t t = item / hp.n_head, h = item % hp.n_head;
+      const int64_t kvh = h / group;
+      cpu::attend_head(act(Act::Q, t) + h * hd, kc + kvh * hd, vc + kvh * hd, plan_.kv_dim, op.pos0 + t + 1, hd,
+                       scale, scores, act(Act::Att, t) + h * hd);
+    }
+  });
+}
+
+void CpuBackend::swiglu(const Op& op) {
+  // Split by elements, not rows: a decode step has one long row.
+  const int64_t n = plan_.act_width(Act::HB);
+  pool_.parallel_for(op.n_rows * n, 64, [&](int64_t b, int64_t e) {
+    while (b < e) {
+      const int64_t t = b / n, i = b % n;
+      const int64_t len = std::min(e - b, n - i);
+      cpu::swiglu_row(act(Act::HB, t) + i, act(Act::HB2, t) + i, len);
+      b += len;
+    }
+  });
+}
+
+}  // namespace ghostline
