@@ -16,6 +16,8 @@ export interface LoadOptions {
   batchSize?: number;
   /** Independent sequences with their own KV cache. */
   slots?: number;
+  /** KV cache precision: "f16" (llama.cpp's default, half the memory) or "f32". */
+  kvType?: "f16" | "f32";
 }
 
 export interface EvalOptions {
@@ -37,6 +39,10 @@ export class LocalModel {
     const nCtx = expectInteger("contextSize", options.contextSize ?? 0, 0, 1 << 20);
     const nBatch = expectInteger("batchSize", options.batchSize ?? 256, 1, 1 << 16);
     const nSlots = expectInteger("slots", options.slots ?? 1, 1, 64);
+    const kvType = options.kvType ?? "f16";
+    if (kvType !== "f16" && kvType !== "f32") {
+      throw new TypeError(`Expected "f16" or "f32" for kvType but received '${String(kvType)}'`);
+    }
     let stat: fs.Stats;
     try {
       stat = await fs.promises.stat(modelPath);
@@ -44,7 +50,7 @@ export class LocalModel {
       throw new Error(`${modelPath}: model file not found`);
     }
     if (!stat.isFile()) throw new Error(`${modelPath}: not a file`);
-    const native = await loadAddon().loadModel(modelPath, { threads, nCtx, nBatch, nSlots });
+    const native = await loadAddon().loadModel(modelPath, { threads, nCtx, nBatch, nSlots, kvType });
     return new LocalModel(native, native.info());
   }
 

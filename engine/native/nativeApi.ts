@@ -15,6 +15,7 @@ export interface NativeModelInfo {
   nCtx: number;
   nBatch: number;
   nSlots: number;
+  kvType: "f16" | "f32";
   fileBytes: number;
   weightBytes: number;
   /** Weight bytes one decode step reads: every layer matrix, the output matrix, one embedding row. */
@@ -61,6 +62,7 @@ export interface NativeLoadOptions {
   nCtx?: number;
   nBatch?: number;
   nSlots?: number;
+  kvType?: "f16" | "f32";
 }
 
 export interface NativeAddon {

@@ -146,6 +146,7 @@ class Model : public Napi::ObjectWrap<Model> {
     o.Set("nCtx", double(plan.n_ctx));
     o.Set("nBatch", double(plan.n_batch));
     o.Set("nSlots", double(plan.n_slots));
+    o.Set("kvType", plan.kv_type == ghostline::TensorType::F16 ? "f16" : "f32");
     o.Set("fileBytes", double(l.model->file().size()));
     o.Set("weightBytes", double(l.model->weight_bytes_total()));
     o.Set("weightBytesPerToken", double(l.model->weight_bytes_per_token()));
@@ -262,6 +263,10 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   params.n_ctx = opt_int(opts, "nCtx", 0);
   params.n_batch = opt_int(opts, "nBatch", params.n_batch);
   params.n_slots = static_cast<int>(opt_int(opts, "nSlots", 1));
+  if (opts.Has("kvType") && opts.Get("kvType").IsString()) {
+    params.kv_type = opts.Get("kvType").As<Napi::String>().Utf8Value() == "f32" ? ghostline::TensorType::F32
+                                                                               : ghostline::TensorType::F16;
+  }
   auto* w = new PromiseWorker<std::shared_ptr<Loaded>>(
       env,
       [path, threads, params]() {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "cpu/attention.h"
+#include "cpu/attention_f16.h"
 #include "cpu/dequantize_row.h"
 
 namespace ghostline {
@@ -32,9 +33,16 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
   }
   activations_.assign(total, 0.0f);
   quantized_.assign(static_cast<size_t>(plan.n_batch * (plan.max_matmul_cols() / GL_QK8_0 + 1)), gl_block_q8_0{});
+  half_input_.assign(static_cast<size_t>(plan.n_batch * plan.max_matmul_cols()), 0.0f);
   accumulator_.assign(static_cast<size_t>(plan.n_batch * hp.dim), 0.0f);
   scores_.assign(static_cast<size_t>(pool_.size()) * static_cast<size_t>(plan.n_ctx), 0.0f);
-  kv_.assign(plan.kv_bytes() / sizeof(float), 0.0f);
+  q16_.assign(static_cast<size_t>(pool_.size() * hp.head_dim), 0.0f);
+  const size_t kv_elems = static_cast<size_t>(2 * plan.n_slots * plan.n_layer * plan.n_ctx * plan.kv_dim);
+  if (plan.kv_type == TensorType::F16) {
+    kv_f16_.assign(kv_elems, 0);
+  } else {
+    kv_f32_.assign(kv_elems, 0.0f);
+  }
 
   // RoPE angles for every position, as llama.cpp computes them for GGUF
   // weights: pair i of a head turns by pos * scale * base^(-2i/hd) / factor_i.
@@ -50,7 +58,7 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
       rope_sin_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::sin(theta));
     }
   }
-  allocations_ = 7;
+  allocations_ = 9;
 }
 
 void CpuBackend::request_scope(const std::function<void()>& work) {
@@ -66,12 +74,10 @@ float* CpuBackend::act(Act a, int64_t row) {
   return activations_.data() + act_offset_[static_cast<int>(a)] + static_cast<size_t>(row * plan_.act_width(a));
 }
 
-float* CpuBackend::k_cache(int32_t slot, int32_t layer) {
+size_t CpuBackend::kv_offset(int32_t slot, int32_t layer, bool v) const {
   const size_t per = static_cast<size_t>(plan_.n_ctx * plan_.kv_dim);
-  return kv_.data() + (static_cast<size_t>(slot * plan_.n_layer + layer) * 2) * per;
+  return (static_cast<size_t>(slot * plan_.n_layer + layer) * 2 + (v ? 1 : 0)) * per;
 }
-
-float* CpuBackend::v_cache(int32_t slot, int32_t layer) { return k_cache(slot, layer) + plan_.n_ctx * plan_.kv_dim; }
 
 bool CpuBackend::run(const ChunkProgram& p, const std::atomic<bool>* cancel) {
   submits_++;
@@ -103,8 +109,8 @@ BackendCounters CpuBackend::counters() const {
   BackendCounters c;
   c.live_buffers = model_ ? allocations_ : 0;
   c.buffer_bytes = (activations_.size() + accumulator_.size() + scores_.size() + rope_cos_.size() +
-                    rope_sin_.size() + kv_.size()) * sizeof(float) +
-                   quantized_.size() * sizeof(gl_block_q8_0);
+                    rope_sin_.size() + q16_.size() + kv_f32_.size() + half_input_.size()) * sizeof(float) +
+                   kv_f16_.size() * sizeof(uint16_t) + quantized_.size() * sizeof(gl_block_q8_0);
   c.allocations = allocations_;
   c.submits = submits_;
   c.requests_begun = requests_begun_;
@@ -133,11 +139,17 @@ void CpuBackend::matmul(const Op& op) {
   const int64_t cols = op.weights[0]->cols;
   const int64_t n_tok = op.n_rows;
   const float* x = act(op.src, op.src_row);
-  bool any_q8 = false;
+  bool any_q8 = false, any_f16 = false;
   int64_t total_rows = 0;
   for (int i = 0; i < op.n_weights; i++) {
     any_q8 |= op.weights[i]->type == TensorType::Q8_0;
+    any_f16 |= op.weights[i]->type == TensorType::F16;
     total_rows += op.weights[i]->rows;
+  }
+  // llama.cpp multiplies F16 weights with activations converted to F16; so do we, to agree with it.
+  if (any_f16) {
+    std::memcpy(half_input_.data(), x, static_cast<size_t>(n_tok * cols) * sizeof(float));
+    cpu::round_row_f16(half_input_.data(), n_tok * cols);
   }
   const int64_t blocks = cols / GL_QK8_0;
   if (any_q8) {
@@ -164,7 +176,7 @@ void CpuBackend::matmul(const Op& op) {
                                ldy);
           break;
         case TensorType::F16:
-          kernels_.matmul_f16(static_cast<const uint16_t*>(w.data), cols, r0, r1, x, n_tok, y, ldy);
+          kernels_.matmul_f16(static_cast<const uint16_t*>(w.data), cols, r0, r1, half_input_.data(), n_tok, y, ldy);
           break;
         case TensorType::BF16:
           kernels_.matmul_bf16(static_cast<const uint16_t*>(w.data), cols, r0, r1, x, n_tok, y, ldy);
@@ -204,11 +216,17 @@ void CpuBackend::rope(const Op& op) {
 }
 
 void CpuBackend::store_kv(const Op& op) {
-  const size_t row_bytes = static_cast<size_t>(plan_.kv_dim) * sizeof(float);
-  float* kc = k_cache(op.slot, op.layer) + op.pos0 * plan_.kv_dim;
-  float* vc = v_cache(op.slot, op.layer) + op.pos0 * plan_.kv_dim;
-  std::memcpy(kc, act(Act::K), row_bytes * static_cast<size_t>(op.n_rows));
-  std::memcpy(vc, act(Act::V), row_bytes * static_cast<size_t>(op.n_rows));
+  const int64_t w = plan_.kv_dim;
+  const size_t k0 = kv_offset(op.slot, op.layer, false) + static_cast<size_t>(op.pos0 * w);
+  const size_t v0 = kv_offset(op.slot, op.layer, true) + static_cast<size_t>(op.pos0 * w);
+  const int64_t n = op.n_rows * w;
+  if (plan_.kv_type == TensorType::F16) {
+    cpu::store_row_f16(act(Act::K), kv_f16_.data() + k0, n);
+    cpu::store_row_f16(act(Act::V), kv_f16_.data() + v0, n);
+  } else {
+    std::memcpy(kv_f32_.data() + k0, act(Act::K), static_cast<size_t>(n) * sizeof(float));
+    std::memcpy(kv_f32_.data() + v0, act(Act::V), static_cast<size_t>(n) * sizeof(float));
+  }
 }
 
 void CpuBackend::attention(const Op& op) {
@@ -216,17 +234,27 @@ void CpuBackend::attention(const Op& op) {
   const int64_t hd = hp.head_dim;
   const int64_t group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(float(hd));
-  const float* kc = k_cache(op.slot, op.layer);
-  const float* vc = v_cache(op.slot, op.layer);
+  const size_t k0 = kv_offset(op.slot, op.layer, false);
+  const size_t v0 = kv_offset(op.slot, op.layer, true);
+  const bool half = plan_.kv_type == TensorType::F16;
   const int64_t n_items = op.n_rows * hp.n_head;
   pool_.run([&](int thread, int n_threads) {
     float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(plan_.n_ctx);
+    float* q16 = q16_.data() + static_cast<size_t>(thread * hd);
     // Later rows attend over more keys: deal items round-robin to balance.
     for (int64_t item = thread; item < n_items; item += n_threads) {
       const int64_t t = item / hp.n_head, h = item % hp.n_head;
-      const int64_t kvh = h / group;
-      cpu::attend_head(act(Act::Q, t) + h * hd, kc + kvh * hd, vc + kvh * hd, plan_.kv_dim, op.pos0 + t + 1, hd,
-                       scale, scores, act(Act::Att, t) + h * hd);
+      const size_t head = static_cast<size_t>((h / group) * hd);
+      const float* q = act(Act::Q, t) + h * hd;
+      float* out = act(Act::Att, t) + h * hd;
+      const int64_t n_kv = op.pos0 + t + 1;
+      if (half) {
+        cpu::attend_head_f16(q, kv_f16_.data() + k0 + head, kv_f16_.data() + v0 + head, plan_.kv_dim, n_kv, hd, scale,
+                             scores, q16, out);
+      } else {
+        cpu::attend_head(q, kv_f32_.data() + k0 + head, kv_f32_.data() + v0 + head, plan_.kv_dim, n_kv, hd, scale,
+                         scores, out);
+      }
     }
   });
 }

@@ -31,8 +31,8 @@ class CpuBackend final : public Backend {
 
  private:
   float* act(Act a, int64_t row = 0);
-  float* k_cache(int32_t slot, int32_t layer);
-  float* v_cache(int32_t slot, int32_t layer);
+  // Element offset of the K (or V) rows of (slot, layer) in the KV buffer.
+  size_t kv_offset(int32_t slot, int32_t layer, bool v) const;
 
   void embed(const ChunkProgram& p, const Op& op);
   void rms_norm(const Op& op);
@@ -51,10 +51,13 @@ class CpuBackend final : public Backend {
   std::vector<float> activations_;             // all Act buffers, back to back
   size_t act_offset_[static_cast<int>(Act::Count)] = {};
   std::vector<gl_block_q8_0> quantized_;       // (n_batch, max cols / 32) activation blocks
+  std::vector<float> half_input_;              // (n_batch, max cols) activations rounded to half, for F16 weights
   std::vector<float> accumulator_;             // (n_batch, widest residual output) before it is added
   std::vector<float> scores_;                  // (n_threads, n_ctx) attention scratch
   std::vector<float> rope_cos_, rope_sin_;     // (n_ctx, head_dim / 2)
-  std::vector<float> kv_;                      // (n_slots, n_layer, {K, V}, n_ctx, kv_dim)
+  std::vector<float> q16_;                     // (n_threads, head_dim) query rounded to half
+  std::vector<float> kv_f32_;                  // (n_slots, n_layer, {K, V}, n_ctx, kv_dim) when kv_type is F32
+  std::vector<uint16_t> kv_f16_;               // the same, when kv_type is F16
 
   uint64_t allocations_ = 0;
   uint64_t submits_ = 0;

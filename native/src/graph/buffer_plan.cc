@@ -20,8 +20,9 @@ const char* act_name(Act a) {
   return "?";
 }
 
-BufferPlan plan_buffers(const LlamaHparams& hp, int64_t n_ctx, int64_t n_batch, int n_slots) {
+BufferPlan plan_buffers(const LlamaHparams& hp, int64_t n_ctx, int64_t n_batch, int n_slots, TensorType kv_type) {
   BufferPlan p;
+  p.kv_type = kv_type;
   p.n_ctx = n_ctx;
   p.n_batch = n_batch;
   p.n_slots = n_slots;

@@ -39,11 +39,14 @@ struct BufferPlan {
   int64_t width[static_cast<int>(Act::Count)] = {};
   int64_t kv_dim = 0;
   int64_t n_layer = 0;
+  TensorType kv_type = TensorType::F16;  // F16 (llama.cpp's default) or F32
 
   int64_t act_width(Act a) const { return width[static_cast<int>(a)]; }
   uint64_t act_bytes(Act a) const { return static_cast<uint64_t>(n_batch * act_width(a)) * sizeof(float); }
-  // K (or V) of one slot and layer: n_ctx rows of kv_dim floats.
-  uint64_t kv_layer_bytes() const { return static_cast<uint64_t>(n_ctx * kv_dim) * sizeof(float); }
+  // K (or V) of one slot and layer: n_ctx rows of kv_dim values of kv_type.
+  uint64_t kv_layer_bytes() const {
+    return static_cast<uint64_t>(n_ctx * kv_dim) * (kv_type == TensorType::F16 ? 2u : 4u);
+  }
   uint64_t kv_bytes() const { return 2 * kv_layer_bytes() * static_cast<uint64_t>(n_layer * n_slots); }
   // Widest input to any projection (for quantized activations).
   int64_t max_matmul_cols() const;
@@ -53,6 +56,6 @@ struct BufferPlan {
   uint64_t total_bytes() const;
 };
 
-BufferPlan plan_buffers(const LlamaHparams& hp, int64_t n_ctx, int64_t n_batch, int n_slots);
+BufferPlan plan_buffers(const LlamaHparams& hp, int64_t n_ctx, int64_t n_batch, int n_slots, TensorType kv_type);
 
 }  // namespace ghostline

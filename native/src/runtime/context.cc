@@ -17,7 +17,11 @@ Context::Context(const LlamaModel& model, std::unique_ptr<Backend> backend, cons
   if (params.n_slots < 1 || params.n_slots > 64) {
     throw Error(ErrorCode::Invalid, "slot count " + std::to_string(params.n_slots) + " is out of range (1..64)");
   }
-  plan_ = plan_buffers(hp, n_ctx, n_batch, params.n_slots);
+  if (params.kv_type != TensorType::F16 && params.kv_type != TensorType::F32) {
+    throw Error(ErrorCode::Invalid, "KV cache type " + tensor_type_name(static_cast<uint32_t>(params.kv_type)) +
+                                        " is not supported (f16 or f32)");
+  }
+  plan_ = plan_buffers(hp, n_ctx, n_batch, params.n_slots, params.kv_type);
   backend_->allocate(model, plan_);
   slots_.resize(static_cast<size_t>(params.n_slots));
 }

@@ -18,6 +18,7 @@ struct ContextParams {
   int64_t n_ctx = 0;     // positions per slot; 0 = the model's training context, at most 4096
   int64_t n_batch = 256; // tokens per chunk (prefill granularity and cancellation latency)
   int n_slots = 1;       // independent sequences with their own KV cache
+  TensorType kv_type = TensorType::F16;  // KV cache precision: F16 (as llama.cpp by default) or F32
 };
 
 struct EvalResult {

@@ -1,0 +1,183 @@
+#include "cpu/attention_f16.h"
+
+#include <cmath>
+
+#include "common/fp16.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define GL_ATTN_X86 1
+#endif
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+namespace ghostline::cpu {
+namespace {
+
+// The three loops the attention needs, per instruction set.
+struct HalfOps {
+  const char* name;
+  float (*dot)(const float* q, const uint16_t* k, int64_t n);       // q . float(k)
+  void (*axpy)(float a, const uint16_t* v, float* y, int64_t n);    // y += a * float(v)
+  void (*round_half)(float* x, int64_t n);                          // x = float(half(x))
+  void (*to_half)(const float* x, uint16_t* y, int64_t n);          // y = half(x)
+};
+
+float dot_generic(const float* q, const uint16_t* k, int64_t n) {
+  float s = 0;
+  for (int64_t i = 0; i < n; i++) s += q[i] * fp16_to_fp32(k[i]);
+  return s;
+}
+void axpy_generic(float a, const uint16_t* v, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += a * fp16_to_fp32(v[i]);
+}
+void round_generic(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+}
+void to_half_generic(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
+#ifdef GL_ATTN_X86
+__attribute__((target("avx2,fma,f16c"))) float dot_f16c(const float* q, const uint16_t* k, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i)));
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv, acc);
+  }
+  __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+  float s = _mm_cvtss_f32(s4);
+  for (; i < n; i++) s += q[i] * _cvtsh_ss(k[i]);
+  return s;
+}
+__attribute__((target("avx2,fma,f16c"))) void axpy_f16c(float a, const uint16_t* v, float* y, int64_t n) {
+  const __m256 av = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, vv, _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; i++) y[i] += a * _cvtsh_ss(v[i]);
+}
+__attribute__((target("avx2,fma,f16c"))) void round_f16c(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm256_storeu_ps(x + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; i++) x[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+__attribute__((target("avx2,fma,f16c"))) void to_half_f16c(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+  for (; i < n; i++) y[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+__attribute__((target("avx512f,avx2,fma,f16c"))) float dot_avx512(const float* q, const uint16_t* k, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 kv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + i)));
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), kv, acc);
+  }
+  float s = _mm512_reduce_add_ps(acc);
+  return s + dot_f16c(q + i, k + i, n - i);
+}
+__attribute__((target("avx512f,avx2,fma,f16c"))) void axpy_avx512(float a, const uint16_t* v, float* y, int64_t n) {
+  const __m512 av = _mm512_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 vv = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + i)));
+    _mm512_storeu_ps(y + i, _mm512_fmadd_ps(av, vv, _mm512_loadu_ps(y + i)));
+  }
+  axpy_f16c(a, v + i, y + i, n - i);
+}
+
+HalfOps pick() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) {
+    return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c};
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) {
+    return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c};
+  }
+  return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic};
+}
+#elif defined(__aarch64__)
+float dot_neon(const float* q, const uint16_t* k, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t kv = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(k + i)));
+    acc = vfmaq_f32(acc, vld1q_f32(q + i), kv);
+  }
+  float s = vaddvq_f32(acc);
+  for (; i < n; i++) s += q[i] * fp16_to_fp32(k[i]);
+  return s;
+}
+void axpy_neon(float a, const uint16_t* v, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t vv = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(v + i)));
+    vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vv, a));
+  }
+  for (; i < n; i++) y[i] += a * fp16_to_fp32(v[i]);
+}
+void round_neon(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+  for (; i < n; i++) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+}
+void to_half_neon(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+  for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+HalfOps pick() { return {"neon", dot_neon, axpy_neon, round_neon, to_half_neon}; }
+#else
+HalfOps pick() { return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic}; }
+#endif
+
+const HalfOps& ops() {
+  static const HalfOps chosen = pick();
+  return chosen;
+}
+
+}  // namespace
+
+void attend_head_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n_kv, int64_t hd,
+                     float scale, float* scores, float* q16, float* out) {
+  const HalfOps& h = ops();
+  for (int64_t i = 0; i < hd; i++) q16[i] = q[i];
+  h.round_half(q16, hd);
+  float max_score = -INFINITY;
+  for (int64_t j = 0; j < n_kv; j++) {
+    const float s = h.dot(q16, k + j * stride, hd) * scale;
+    scores[j] = s;
+    max_score = std::fmax(max_score, s);
+  }
+  float sum = 0;
+  for (int64_t j = 0; j < n_kv; j++) {
+    scores[j] = std::exp(scores[j] - max_score);
+    sum += scores[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n_kv; j++) scores[j] *= inv;
+  h.round_half(scores, n_kv);
+  for (int64_t i = 0; i < hd; i++) out[i] = 0;
+  for (int64_t j = 0; j < n_kv; j++) h.axpy(scores[j], v + j * stride, out, hd);
+}
+
+void store_row_f16(const float* src, uint16_t* dst, int64_t n) { ops().to_half(src, dst, n); }
+
+void round_row_f16(float* x, int64_t n) { ops().round_half(x, n); }
+
+const char* attention_f16_isa() { return ops().name; }
+
+}  // namespace ghostline::cpu
