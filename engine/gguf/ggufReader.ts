@@ -161,7 +161,7 @@ class Cursor {
   }
 }
 
-const utf8 = new TextDecoder("utf-8");
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 function decodeUtf8(bytes: Uint8Array, start: number, length: number): string {
   // Most keys and vocabulary pieces are short ASCII; skip the decoder for those.
