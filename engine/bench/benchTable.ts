@@ -50,7 +50,7 @@ export function formatBenchTable(r: BenchReport): string {
   if (r.tokenizer?.length) {
     lines.push("");
     for (const t of r.tokenizer) {
-      lines.push(`tokenizer   ${t.vocab}: ${(t.bytes / 1024).toFixed(0)} KB of source in ${t.milliseconds.toFixed(1)} ms`);
+      lines.push(`tokenizer   ${t.vocab}: ${(t.bytes / 1000).toFixed(0)} KB of source in ${t.milliseconds.toFixed(1)} ms (median of 20)`);
     }
   }
   return lines.join("\n");

@@ -1,17 +1,21 @@
 /** The `ghostline` command line. */
 import { UsageError } from "./args";
 import { benchCommand } from "./commands/bench";
-
 import { generateCommand } from "./commands/generate";
 import { logitsCommand } from "./commands/logits";
+import { detokenizeCommand, tokenizeCommand } from "./commands/tokenize";
 
 const USAGE = `usage: ghostline <command> [options]
 
 commands:
   logits    --model FILE --tokens 1,2,3 [--all] [--threads N]
             JSON logits for the last position (--all: every position)
-  generate  --model FILE --tokens 1,2,3 [--max-tokens N] [--threads N]
-            the greedy continuation as token ids
+  generate  --model FILE (--tokens 1,2,3 | --prompt TEXT) [--max-tokens N] [--threads N]
+            the greedy continuation: token ids for --tokens, streamed text for --prompt
+  tokenize  --model FILE (--text TEXT | --file F) [--no-bos] [--special]
+            token ids as JSON (--special: recognise control-token texts such as FIM markers)
+  detokenize --model FILE --tokens 1,2,3
+            the text of the ids
   bench     (--model FILE | --synthetic tinyllama) [--threads N] [--json] [--no-llama-cpp]
             prefill and decode tokens/s beside the measured memory bandwidth and llama.cpp
 
@@ -21,6 +25,8 @@ const commands: Record<string, (argv: string[], out: NodeJS.WritableStream) => P
   logits: logitsCommand,
   generate: generateCommand,
   bench: benchCommand,
+  tokenize: tokenizeCommand,
+  detokenize: detokenizeCommand,
 
 };
 

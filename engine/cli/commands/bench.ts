@@ -12,6 +12,8 @@ import { formatBenchTable, type BenchReport } from "../../bench/benchTable";
 import type { BenchPlan, EngineTiming } from "../../bench/benchTypes";
 import { writeSyntheticPreset, SYNTHETIC_PRESETS } from "../../bench/syntheticPresets";
 import { loadAddon } from "../../native/loadAddon";
+import { loadTokenizer } from "../../tokenizer/tokenizer";
+import { benchTokenizer, makeBenchSource } from "../../tokenizer/tokenizerBench";
 import { defaultModelPath, parse, parseCount, UsageError } from "../args";
 
 export async function benchCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
@@ -24,6 +26,8 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
     "prefill-tokens": { type: "string" },
     "decode-tokens": { type: "string" },
     repeats: { type: "string" },
+    vocab: { type: "string", multiple: true },
+    source: { type: "string" },
   });
   const addon = loadAddon();
   const plan: BenchPlan = {
@@ -75,9 +79,26 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
       prefillTokens: plan.prefillTokens,
       decodeTokens: plan.decodeTokens,
       engines,
+      tokenizer: await benchTokenizers((opts.vocab as string[] | undefined) ?? [modelPath], opts.source as string | undefined, log),
     };
     out.write((opts.json === true ? JSON.stringify(report, null, 2) : formatBenchTable(report)) + "\n");
   } finally {
     if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
   }
+}
+
+/** Tokenizing a ~100 KB source file with each vocabulary: the median of 20 runs after a warm-up. */
+async function benchTokenizers(vocabs: string[], sourcePath: string | undefined, log: (m: string) => void) {
+  const source = sourcePath ? fs.readFileSync(sourcePath, "utf8") : makeBenchSource(100_000);
+  const out: NonNullable<BenchReport["tokenizer"]> = [];
+  for (const vocab of vocabs) {
+    try {
+      const tokenizer = await loadTokenizer(vocab);
+      const r = benchTokenizer(tokenizer, source, 20);
+      out.push({ vocab: path.basename(vocab), bytes: r.bytes, milliseconds: r.medianMs });
+    } catch (err) {
+      log(`tokenizer bench skipped for ${vocab}: ${(err as Error).message}`);
+    }
+  }
+  return out;
 }
