@@ -118,11 +118,14 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {}
-  void adopt(std::shared_ptr<Loaded> loaded) { loaded_ = std::move(loaded); }
+  void adopt(std::shared_ptr<Loaded> loaded) {
+    path_ = loaded->model->file().path();
+    loaded_ = std::move(loaded);
+  }
 
  private:
   Loaded& loaded(Napi::Env env) {
-    if (!loaded_) throw Napi::Error::New(env, "the model has been freed");
+    if (!loaded_) throw Napi::Error::New(env, path_ + ": the model has been freed");
     return *loaded_;
   }
 
@@ -249,6 +252,7 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   std::shared_ptr<Loaded> loaded_;
+  std::string path_;
 };
 
 Napi::FunctionReference* model_constructor = nullptr;
@@ -263,9 +267,12 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   params.n_ctx = opt_int(opts, "nCtx", 0);
   params.n_batch = opt_int(opts, "nBatch", params.n_batch);
   params.n_slots = static_cast<int>(opt_int(opts, "nSlots", 1));
-  if (opts.Has("kvType") && opts.Get("kvType").IsString()) {
-    params.kv_type = opts.Get("kvType").As<Napi::String>().Utf8Value() == "f32" ? ghostline::TensorType::F32
-                                                                               : ghostline::TensorType::F16;
+  if (opts.Has("kvType") && !opts.Get("kvType").IsUndefined()) {
+    const std::string kv = opts.Get("kvType").ToString().Utf8Value();
+    if (kv != "f16" && kv != "f32") {
+      throw Napi::TypeError::New(env, "kvType must be \"f16\" or \"f32\", not \"" + kv + "\"");
+    }
+    params.kv_type = kv == "f32" ? ghostline::TensorType::F32 : ghostline::TensorType::F16;
   }
   auto* w = new PromiseWorker<std::shared_ptr<Loaded>>(
       env,
