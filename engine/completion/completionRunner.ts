@@ -1,0 +1,88 @@
+/**
+ * One completion: build the prompt, evaluate what the slot's cache lacks,
+ * then decode greedily under the stop rules. Cancellation stops the work at
+ * the next prefill chunk or decode step; `counts` says how far it got.
+ */
+import { argmax } from "../model/greedy";
+import type { CompletionCounts, GhostlineSettings, Position } from "../protocol/protocol";
+import { evalPrompt } from "../scheduler/kvReuse";
+import { COMPLETION_SLOT, type LoadedModel } from "../server/modelHost";
+import { cursorContext } from "./cursorContext";
+import { buildFimPrompt, type PromptChunk } from "./fimPrompt";
+import { StopRules } from "./stopRules";
+
+export interface CompletionInput {
+  lines: readonly string[];
+  position: Position;
+  extra: readonly PromptChunk[];
+  settings: GhostlineSettings;
+}
+
+export interface CompletionOutput {
+  text: string;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export function emptyCounts(): CompletionCounts {
+  return { reusedTokens: 0, evaluatedTokens: 0, promptTokens: 0, generatedTokens: 0, stepsAfterCancel: 0, outcome: "done", ms: 0 };
+}
+
+export async function runCompletion(m: LoadedModel, input: CompletionInput, signal: AbortSignal, counts: CompletionCounts): Promise<CompletionOutput> {
+  const { model, tok } = m;
+  const nCtx = model.info.nCtx;
+  const nVocab = model.info.nVocab;
+  // Leave room to generate; a tiny context gives a quarter of itself to the completion.
+  const genTokens = Math.min(input.settings.maxTokens, Math.floor(nCtx / 4));
+  const ctx = cursorContext(input.lines, input.position);
+  const prompt = buildFimPrompt(tok, m.cache, m.fim, ctx, input.extra, {
+    maxTokens: nCtx - genTokens,
+    extraTokens: input.settings.extraContextTokens,
+  });
+  counts.promptTokens = prompt.tokens.length;
+
+  let cancelSeen = false;
+  const onAbort = () => (cancelSeen = true);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const progress = { reused: 0, evaluated: 0 };
+    let pe;
+    try {
+      pe = await evalPrompt(model, COMPLETION_SLOT, prompt.tokens, signal, progress);
+    } finally {
+      counts.reusedTokens = progress.reused;
+      counts.evaluatedTokens = progress.evaluated;
+    }
+    if (cancelSeen) counts.stepsAfterCancel++;
+
+    const rules = new StopRules({
+      maxTokens: genTokens,
+      timeBudgetMs: input.settings.timeBudgetMs,
+      linePrefix: ctx.linePrefix,
+      lineSuffix: ctx.lineSuffix,
+      suffix: ctx.suffix,
+    });
+    const decoder = tok.createStreamDecoder();
+    const decodeStart = performance.now();
+    let logits = pe.logits;
+    for (;;) {
+      const id = argmax(logits, 0, nVocab);
+      const eog = tok.isEog(id);
+      const reason = rules.push(eog ? "" : decoder.push(id), eog);
+      counts.generatedTokens = rules.generated;
+      if (reason) {
+        counts.stopReason = reason;
+        break;
+      }
+      if (model.tokens(COMPLETION_SLOT).length >= nCtx) {
+        counts.stopReason = "contextFull";
+        break;
+      }
+      logits = (await model.eval(COMPLETION_SLOT, [id], { signal })).logits;
+      if (cancelSeen) counts.stepsAfterCancel++;
+    }
+    return { text: rules.finish(), prefillMs: pe.ms, decodeMs: performance.now() - decodeStart };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
