@@ -18,6 +18,8 @@ commands:
             the text of the ids
   bench     (--model FILE | --synthetic tinyllama) [--threads N] [--json] [--no-llama-cpp]
             prefill and decode tokens/s beside the measured memory bandwidth and llama.cpp
+  bench     --completion-trace [--trace FILE] [--model FILE] [--json]
+            replays typing a file through the engine: latency to the first visible completion
 
 --model defaults to the model shipped with Ghostline.`;
 

@@ -8,10 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { benchGhostline } from "../../bench/benchGhostline";
 import { benchLlamaCpp } from "../../bench/benchLlamaCpp";
+import { formatCompletionTraceReport, runCompletionTrace } from "../../bench/completionTrace";
 import { formatBenchTable, type BenchReport } from "../../bench/benchTable";
 import type { BenchPlan, EngineTiming } from "../../bench/benchTypes";
 import { writeSyntheticPreset, SYNTHETIC_PRESETS } from "../../bench/syntheticPresets";
-import { loadAddon } from "../../native/loadAddon";
+import { loadAddon, packageRoot } from "../../native/loadAddon";
 import { loadTokenizer } from "../../tokenizer/tokenizer";
 import { benchTokenizer, makeBenchSource } from "../../tokenizer/tokenizerBench";
 import { defaultModelPath, parse, parseCount, UsageError } from "../args";
@@ -28,7 +29,18 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
     repeats: { type: "string" },
     vocab: { type: "string", multiple: true },
     source: { type: "string" },
+    "completion-trace": { type: "boolean", default: false },
+    trace: { type: "string" },
   });
+  if (opts["completion-trace"] === true) {
+    const report = await runCompletionTrace({
+      trace: (opts.trace as string | undefined) ?? path.join(packageRoot(), "bench", "traces", "lruCache.trace.json"),
+      modelPath: (opts.model as string | undefined) ?? defaultModelPath(),
+      settings: opts.threads !== undefined ? { threads: parseCount(opts.threads as string, "--threads", 0, 1, 256) } : undefined,
+    });
+    out.write((opts.json === true ? JSON.stringify(report, null, 2) : formatCompletionTraceReport(report)) + "\n");
+    return;
+  }
   const addon = loadAddon();
   const plan: BenchPlan = {
     threads: parseCount(opts.threads as string | undefined, "--threads", addon.cpuInfo().physicalCores, 1, 256),
