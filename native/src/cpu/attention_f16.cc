@@ -5,6 +5,7 @@
 #include "common/fp16.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define GL_ATTN_X86 1
 #endif
@@ -99,14 +100,17 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void axpy_avx512(float a, const
   axpy_f16c(a, v + i, y + i, n - i);
 }
 
+// F16C by its CPUID bit: not every compiler's __builtin_cpu_supports knows its name.
+bool has_f16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+
 HalfOps pick() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) {
-    return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c};
-  }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") && __builtin_cpu_supports("fma")) {
-    return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c};
-  }
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+  if (avx2 && __builtin_cpu_supports("avx512f")) return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c};
+  if (avx2) return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c};
   return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic};
 }
 #elif defined(__aarch64__)

@@ -71,7 +71,9 @@ struct GgufTensor {
 };
 
 struct GgufOpenOptions {
-  // Vocabulary-only files hold metadata and no tensors: accept them.
+  // For callers that want the metadata alone (a vocabulary file). Files with
+  // zero tensors and no data section are accepted in either mode; the model
+  // loader is what requires tensors.
   bool metadata_only = false;
 };
 
