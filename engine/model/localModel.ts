@@ -18,6 +18,8 @@ export interface LoadOptions {
   slots?: number;
   /** KV cache precision: "f16" (llama.cpp's default, half the memory) or "f32". */
   kvType?: "f16" | "f32";
+  /** "cpu", "cuda" or "auto" (the GPU when one is built in and usable); a GPU that cannot start falls back to the CPU. */
+  backend?: "cpu" | "cuda" | "auto";
 }
 
 export interface EvalOptions {
@@ -40,6 +42,10 @@ export class LocalModel {
     const nBatch = expectInteger("batchSize", options.batchSize ?? 256, 1, 1 << 16);
     const nSlots = expectInteger("slots", options.slots ?? 1, 1, 64);
     const kvType = options.kvType ?? "f16";
+    const backend = options.backend ?? "cpu";
+    if (backend !== "cpu" && backend !== "cuda" && backend !== "auto") {
+      throw new TypeError(`Expected "cpu", "cuda" or "auto" for backend but received '${String(backend)}'`);
+    }
     if (kvType !== "f16" && kvType !== "f32") {
       throw new TypeError(`Expected "f16" or "f32" for kvType but received '${String(kvType)}'`);
     }
@@ -50,7 +56,7 @@ export class LocalModel {
       throw new Error(`${modelPath}: model file not found`);
     }
     if (!stat.isFile()) throw new Error(`${modelPath}: not a file`);
-    const native = await loadAddon().loadModel(modelPath, { threads, nCtx, nBatch, nSlots, kvType });
+    const native = await loadAddon().loadModel(modelPath, { threads, nCtx, nBatch, nSlots, kvType, backend });
     return new LocalModel(native, native.info());
   }
 

@@ -22,7 +22,12 @@ export interface NativeModelInfo {
   weightBytesPerToken: number;
   /** Activations and KV cache, allocated once at load. */
   bufferBytes: number;
+  /** The backend running the model: "cpu" or "cuda". */
   backend: string;
+  /** What the caller asked for: "cpu", "cuda" or "auto". */
+  requestedBackend: string;
+  /** Why another backend runs than the one asked for; empty when none. */
+  fallbackReason: string;
   device: string;
   threads?: number;
   kernels?: string;
@@ -63,6 +68,7 @@ export interface NativeLoadOptions {
   nBatch?: number;
   nSlots?: number;
   kvType?: "f16" | "f32";
+  backend?: "cpu" | "cuda" | "auto";
 }
 
 export interface NativeAddon {

@@ -13,6 +13,7 @@
 #include "cpu/kernels.h"
 #include "cpu/read_bandwidth.h"
 #include "cpu/thread_pool.h"
+#include "backend/make_backend.h"
 #include "model/llama_model.h"
 #include "runtime/context.h"
 
@@ -98,6 +99,8 @@ struct Loaded {
   std::unique_ptr<ghostline::LlamaModel> model;
   std::unique_ptr<ghostline::Context> context;
   ghostline::CpuBackend* cpu = nullptr;  // the backend, when it is the CPU one
+  std::string requested_backend;         // what the caller asked for
+  std::string fallback_reason;           // why another backend runs instead; empty when none
   std::atomic<bool> cancel{false};
   std::atomic<bool> busy{false};
 };
@@ -155,6 +158,8 @@ class Model : public Napi::ObjectWrap<Model> {
     o.Set("weightBytesPerToken", double(l.model->weight_bytes_per_token()));
     o.Set("bufferBytes", double(plan.total_bytes()));
     o.Set("backend", l.context->backend().name());
+    o.Set("requestedBackend", l.requested_backend);
+    o.Set("fallbackReason", l.fallback_reason);
     o.Set("device", l.context->backend().device());
     if (l.cpu) {
       o.Set("threads", double(l.cpu->n_threads()));
@@ -263,6 +268,8 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   const std::string path = info[0].As<Napi::String>();
   const Napi::Object opts = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   const int threads = static_cast<int>(opt_int(opts, "threads", 0));
+  const std::string backend_name =
+      opts.Has("backend") && opts.Get("backend").IsString() ? opts.Get("backend").As<Napi::String>().Utf8Value() : "cpu";
   ghostline::ContextParams params;
   params.n_ctx = opt_int(opts, "nCtx", 0);
   params.n_batch = opt_int(opts, "nBatch", params.n_batch);
@@ -276,12 +283,23 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   }
   auto* w = new PromiseWorker<std::shared_ptr<Loaded>>(
       env,
-      [path, threads, params]() {
+      [path, threads, params, backend_name]() {
         auto l = std::make_shared<Loaded>();
         l->model = ghostline::LlamaModel::load(path);
-        auto backend = std::make_unique<ghostline::CpuBackend>(threads);
-        l->cpu = backend.get();
-        l->context = std::make_unique<ghostline::Context>(*l->model, std::move(backend), params);
+        l->requested_backend = backend_name;
+        ghostline::BackendChoice choice = ghostline::choose_backend(backend_name, threads);
+        l->fallback_reason = choice.fallback_reason;
+        try {
+          l->cpu = dynamic_cast<ghostline::CpuBackend*>(choice.backend.get());
+          l->context = std::make_unique<ghostline::Context>(*l->model, std::move(choice.backend), params);
+        } catch (const ghostline::Error& e) {
+          // A device that starts but cannot hold the model (out of memory, say) falls back too.
+          if (e.code() != ErrorCode::Backend) throw;
+          l->fallback_reason = e.what();
+          auto cpu = std::make_unique<ghostline::CpuBackend>(threads);
+          l->cpu = cpu.get();
+          l->context = std::make_unique<ghostline::Context>(*l->model, std::move(cpu), params);
+        }
         return l;
       },
       [](Napi::Env env, std::shared_ptr<Loaded>& l) -> Napi::Value {

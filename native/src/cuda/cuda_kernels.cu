@@ -1,0 +1,681 @@
+// CUDA kernels for the GPU dispatch plan. Each kernel computes what the
+// reference executor's block of the same id computes (gpu/reference_executor.cc
+// is the semantic reference, and the CPU backend behind it).
+#include <cuda_fp16.h>
+#include <mma.h>
+
+#include "cuda/cuda_kernels.h"
+
+namespace ghostline::cuda {
+namespace {
+
+struct Args {
+  uint8_t* b[GL_MAX_BINDINGS];
+  gl_params p;
+};
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// One Q8_0 block of 32 values, one per lane, quantized as the CPU does: the
+// scale d = max|x| / 127 is stored through half, q = round(x / d).
+__device__ __forceinline__ void quantize_warp(float x, int8_t* q, float* scale, int lane) {
+  const float amax = warp_max(fabsf(x));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  q[lane] = static_cast<int8_t>(roundf(x * id));
+  if (lane == 0) *scale = __half2float(__float2half_rn(d));
+}
+
+__device__ __forceinline__ float half_bits(const uint8_t* p) { return __half2float(*reinterpret_cast<const __half*>(p)); }
+__device__ __forceinline__ float bf16_bits(const uint8_t* p) {
+  return __uint_as_float(static_cast<unsigned>(*reinterpret_cast<const uint16_t*>(p)) << 16);
+}
+
+// Element (r, c) of a matrix of any type and layout.
+__device__ __forceinline__ float weight_at(const uint8_t* w, int type, int layout, int64_t rows, int64_t cols,
+                                           int64_t r, int64_t c) {
+  switch (type) {
+    case GL_W_Q8_0:
+      if (layout == GL_LAYOUT_Q8_SPLIT) {
+        const float d = half_bits(w + GL_Q8_SCALES_AT(rows, cols) + (r * (cols / GL_QK8_0) + c / GL_QK8_0) * 2);
+        return d * static_cast<int8_t>(w[r * cols + c]);
+      } else {
+        const uint8_t* blk = w + (r * (cols / GL_QK8_0) + c / GL_QK8_0) * sizeof(gl_block_q8_0);
+        return half_bits(blk) * static_cast<int8_t>(blk[2 + c % GL_QK8_0]);
+      }
+    case GL_W_F16: return half_bits(w + (r * cols + c) * 2);
+    case GL_W_BF16: return bf16_bits(w + (r * cols + c) * 2);
+    default: return reinterpret_cast<const float*>(w)[r * cols + c];
+  }
+}
+
+__global__ void embed_kernel(Args a) {
+  const int t = blockIdx.x;
+  const int32_t token = reinterpret_cast<const int32_t*>(a.b[0])[GL_STEP_TOKENS + t];
+  const int64_t cols = a.p.i[0];
+  float* dst = reinterpret_cast<float*>(a.b[2]) + t * cols;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    dst[c] = weight_at(a.b[1], a.p.i[1], a.p.i[2], a.p.i[3], cols, token, c);
+  }
+}
+
+__global__ void rms_norm_kernel(Args a) {
+  constexpr int kMaxPer = 16;  // values per thread kept in registers (width <= 16 * blockDim)
+  __shared__ double partial[32];
+  const int t = blockIdx.x, n = a.p.i[0], nt = blockDim.x;
+  const float* src = reinterpret_cast<const float*>(a.b[0]) + static_cast<int64_t>(t) * n;
+  const float* w = reinterpret_cast<const float*>(a.b[1]);
+  float* dst = reinterpret_cast<float*>(a.b[2]) + static_cast<int64_t>(t) * n;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = nt >> 5;
+  // Thread i holds values i, i + nt, ...: for each k a warp holds one whole
+  // 32-wide block, so it quantizes from registers without reading dst back.
+  const bool in_registers = n % nt == 0 && n / nt <= kMaxPer && nt % 32 == 0;
+  const int per = in_registers ? n / nt : 0;
+  float v[kMaxPer];
+  double ss = 0;
+  if (in_registers) {
+#pragma unroll
+    for (int k = 0; k < kMaxPer; k++) {
+      if (k < per) {
+        v[k] = src[threadIdx.x + k * nt];
+        ss += double(v[k]) * v[k];
+      }
+    }
+  } else {
+    for (int i = threadIdx.x; i < n; i += nt) ss += double(src[i]) * src[i];
+  }
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  if (lane == 0) partial[warp] = ss;
+  __syncthreads();
+  if (warp == 0) {
+    double r = lane < n_warps ? partial[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
+    if (lane == 0) partial[0] = r;
+  }
+  __syncthreads();
+  const float scale = 1.0f / sqrtf(float(partial[0] / double(n)) + a.p.f[0]);
+  int8_t* q = reinterpret_cast<int8_t*>(a.b[3]) + static_cast<int64_t>(t) * n;
+  float* qs = reinterpret_cast<float*>(a.b[4]) + static_cast<int64_t>(t) * (n / GL_QK8_0);
+  if (in_registers) {
+#pragma unroll
+    for (int k = 0; k < kMaxPer; k++) {
+      if (k < per) {
+        const int i = threadIdx.x + k * nt;
+        const float y = v[k] * scale * w[i];
+        dst[i] = y;
+        if (a.p.i[1]) quantize_warp(y, q + (i - lane), qs + (i - lane) / GL_QK8_0, lane);
+      }
+    }
+    return;
+  }
+  for (int i = threadIdx.x; i < n; i += nt) dst[i] = src[i] * scale * w[i];
+  if (a.p.i[1]) {
+    __syncthreads();  // dst rows written by this block are visible to it now
+    for (int blk = warp; blk < n / GL_QK8_0; blk += n_warps) {
+      quantize_warp(dst[blk * GL_QK8_0 + lane], q + blk * GL_QK8_0, qs + blk, lane);
+    }
+  }
+}
+
+__global__ void quantize_kernel(Args a) {
+  const int lane = threadIdx.x & 31;
+  const int64_t k = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int64_t total = static_cast<int64_t>(a.p.i[1]) * a.p.i[0] / GL_QK8_0;
+  if (k >= total) return;
+  const float* src = reinterpret_cast<const float*>(a.b[0]);
+  quantize_warp(src[k * GL_QK8_0 + lane], reinterpret_cast<int8_t*>(a.b[1]) + k * GL_QK8_0,
+                reinterpret_cast<float*>(a.b[2]) + k, lane);
+}
+
+// Which matrix of a matvec dispatch row `row` falls in, and its row there.
+// Constant indices only: a run-time index into the parameters would move them
+// to local memory.
+__device__ __forceinline__ int matrix_of(const gl_params& p, int64_t& row) {
+  if (p.i[4] > 1 && row >= p.i[1]) {
+    row -= p.i[1];
+    if (p.i[4] > 2 && row >= p.i[2]) {
+      row -= p.i[2];
+      return 2;
+    }
+    return 1;
+  }
+  return 0;
+}
+__device__ __forceinline__ const uint8_t* matrix_ptr(const Args& a, int k) { return k == 0 ? a.b[3] : k == 1 ? a.b[5] : a.b[7]; }
+__device__ __forceinline__ float* out_ptr(const Args& a, int k) {
+  return reinterpret_cast<float*>(k == 0 ? a.b[4] : k == 1 ? a.b[6] : a.b[8]);
+}
+__device__ __forceinline__ int64_t rows_of(const gl_params& p, int k) { return k == 0 ? p.i[1] : k == 1 ? p.i[2] : p.i[3]; }
+
+__device__ __forceinline__ int dot4(int a, int b, int c) { return __dp4a(a, b, c); }
+
+// Q8_0 (split planes) times the quantized input: one warp per row, 16 bytes per
+// lane per step, four steps' loads issued before any arithmetic.
+__global__ void matvec_q8_kernel(Args a) {
+  const int lane = threadIdx.x & 31;
+  int64_t row = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block + (threadIdx.x >> 5);
+  const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
+  if (row >= total) return;
+  const int k = matrix_of(a.p, row);
+  const int64_t cols = a.p.i[0], rows = rows_of(a.p, k), nb = cols / GL_QK8_0;
+  const uint8_t* w = matrix_ptr(a, k);
+  const int8_t* wq = reinterpret_cast<const int8_t*>(w) + row * cols;
+  const __half* ws = reinterpret_cast<const __half*>(w + GL_Q8_SCALES_AT(rows, cols)) + row * nb;
+  const int8_t* xq = reinterpret_cast<const int8_t*>(a.b[1]);
+  const float* xs = reinterpret_cast<const float*>(a.b[2]);
+  constexpr int kUnroll = 4;
+  float sum = 0.0f;
+  for (int64_t base = static_cast<int64_t>(lane) * 16; base < cols; base += 512 * kUnroll) {
+    // Every load of the step (quants and both scales) before any arithmetic:
+    // one memory latency per step rather than two.
+    int4 wv[kUnroll], xv[kUnroll];
+    float scale[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      const int64_t c = base + u * 512;
+      if (c < cols) {
+        const int64_t blk = c / GL_QK8_0;
+        wv[u] = __ldcs(reinterpret_cast<const int4*>(wq + c));
+        xv[u] = __ldg(reinterpret_cast<const int4*>(xq + c));
+        scale[u] = __half2float(ws[blk]) * __ldg(xs + blk);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; u++) {
+      const int64_t c = base + u * 512;
+      if (c < cols) {
+        int isum = dot4(wv[u].x, xv[u].x, 0);
+        isum = dot4(wv[u].y, xv[u].y, isum);
+        isum = dot4(wv[u].z, xv[u].z, isum);
+        isum = dot4(wv[u].w, xv[u].w, isum);
+        sum += float(isum) * scale[u];
+      }
+    }
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) {
+    float* out = out_ptr(a, k);
+    out[row] = a.p.i[7] ? out[row] + sum : sum;
+  }
+}
+
+// Any other type or layout, with float input: one warp per row.
+__global__ void matvec_float_kernel(Args a) {
+  const int lane = threadIdx.x & 31;
+  int64_t row = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block + (threadIdx.x >> 5);
+  const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
+  if (row >= total) return;
+  const int k = matrix_of(a.p, row);
+  const int64_t cols = a.p.i[0], rows = rows_of(a.p, k);
+  const float* x = reinterpret_cast<const float*>(a.b[0]);
+  const uint8_t* w = matrix_ptr(a, k);
+  float sum = 0.0f;
+  for (int64_t c = lane; c < cols; c += 32) sum += weight_at(w, a.p.i[5], a.p.i[6], rows, cols, row, c) * x[c];
+  sum = warp_sum(sum);
+  if (lane == 0) {
+    float* out = out_ptr(a, k);
+    out[row] = a.p.i[7] ? out[row] + sum : sum;
+  }
+}
+
+// Prefill product on the tensor cores: a 64-row x 64-token tile per block, four
+// warps of 32 x 32, K in steps of 32 (one Q8_0 block). Weights are dequantized
+// and activations rounded to half in shared memory; sums are float.
+__global__ void __launch_bounds__(GL_MM_THREADS) matmul_q8_wmma_kernel(Args a) {
+  using namespace nvcuda;
+  constexpr int T = GL_MM_TILE, K = 32, LD = K + 8, LDC = T + 4;
+  __shared__ __align__(32) __half xs[T * LD];
+  __shared__ __align__(32) __half ws[T * LD];
+  __shared__ __align__(32) float cs[T * LDC];
+  const int64_t cols = a.p.i[0], rows = a.p.i[1], n_tok = a.p.i[2], ld = a.p.i[6];
+  const int64_t nb = cols / GL_QK8_0;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x) * T, t0 = static_cast<int64_t>(blockIdx.y) * T;
+  const float* x = reinterpret_cast<const float*>(a.b[0]);
+  const uint8_t* w = a.b[1];
+  const __half* wscale = reinterpret_cast<const __half*>(w + GL_Q8_SCALES_AT(rows, cols));
+  const int tid = threadIdx.x, warp = tid >> 5;
+  const int wr = warp & 1, wt = warp >> 1;  // the warp's 32 rows and 32 tokens
+  const int lr = tid >> 1, part = tid & 1;  // loader: one row (token) half per thread
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][2];
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+
+  for (int64_t k0 = 0; k0 < cols; k0 += K) {
+    {
+      __half* dst = ws + lr * LD + part * 16;
+      const int64_t r = r0 + lr;
+      if (r < rows) {
+        const int4 q4 = __ldcs(reinterpret_cast<const int4*>(w + r * cols + k0 + part * 16));
+        const __half d = wscale[r * nb + k0 / GL_QK8_0];
+        const int8_t* q = reinterpret_cast<const int8_t*>(&q4);
+#pragma unroll
+        for (int j = 0; j < 16; j++) dst[j] = __hmul(__int2half_rn(q[j]), d);
+      } else {
+#pragma unroll
+        for (int j = 0; j < 16; j++) dst[j] = __float2half(0.0f);
+      }
+    }
+    {
+      __half* dst = xs + lr * LD + part * 16;
+      const int64_t t = t0 + lr;
+      if (t < n_tok) {
+        const float4* src = reinterpret_cast<const float4*>(x + t * cols + k0 + part * 16);
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+          const float4 v = src[j];
+          dst[4 * j + 0] = __float2half_rn(v.x);
+          dst[4 * j + 1] = __float2half_rn(v.y);
+          dst[4 * j + 2] = __float2half_rn(v.z);
+          dst[4 * j + 3] = __float2half_rn(v.w);
+        }
+      } else {
+#pragma unroll
+        for (int j = 0; j < 16; j++) dst[j] = __float2half(0.0f);
+      }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < K; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb[2];
+#pragma unroll
+      for (int i = 0; i < 2; i++) wmma::load_matrix_sync(fa[i], xs + (wt * 32 + i * 16) * LD + kk, LD);
+#pragma unroll
+      for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], ws + (wr * 32 + j * 16) * LD + kk, LD);
+#pragma unroll
+      for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+      wmma::store_matrix_sync(cs + (wt * 32 + i * 16) * LDC + wr * 32 + j * 16, acc[i][j], LDC, wmma::mem_row_major);
+    }
+  __syncthreads();
+  float* out = reinterpret_cast<float*>(a.b[2]);
+  for (int idx = tid; idx < T * T; idx += blockDim.x) {
+    const int tt = idx / T, rr = idx % T;
+    const int64_t t = t0 + tt, r = r0 + rr;
+    if (t < n_tok && r < rows) {
+      const float v = cs[tt * LDC + rr];
+      out[t * ld + r] = a.p.i[5] ? out[t * ld + r] + v : v;
+    }
+  }
+}
+
+// Prefill product for any type, layout and width: float tiles, each thread
+// 4 rows x 8 tokens of the block's 64 x 64.
+__global__ void __launch_bounds__(GL_MM_THREADS) matmul_float_kernel(Args a) {
+  constexpr int T = GL_MM_TILE, K = 32;
+  __shared__ float xs[T][K + 1];
+  __shared__ float wsm[T][K + 1];
+  const int64_t cols = a.p.i[0], rows = a.p.i[1], n_tok = a.p.i[2], ld = a.p.i[6];
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x) * T, t0 = static_cast<int64_t>(blockIdx.y) * T;
+  const float* x = reinterpret_cast<const float*>(a.b[0]);
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  float acc[4][8] = {};
+  for (int64_t k0 = 0; k0 < cols; k0 += K) {
+    for (int idx = tid; idx < T * K; idx += blockDim.x) {
+      const int i = idx / K, kk = idx % K;
+      const int64_t c = k0 + kk;
+      wsm[i][kk] = (r0 + i < rows && c < cols) ? weight_at(a.b[1], a.p.i[3], a.p.i[4], rows, cols, r0 + i, c) : 0.0f;
+      xs[i][kk] = (t0 + i < n_tok && c < cols) ? x[(t0 + i) * cols + c] : 0.0f;
+    }
+    __syncthreads();
+    for (int kk = 0; kk < K; kk++) {
+      float wv[4], xv[8];
+#pragma unroll
+      for (int i = 0; i < 4; i++) wv[i] = wsm[tx + 16 * i][kk];
+#pragma unroll
+      for (int j = 0; j < 8; j++) xv[j] = xs[ty + 8 * j][kk];
+#pragma unroll
+      for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[i][j] += wv[i] * xv[j];
+    }
+    __syncthreads();
+  }
+  float* out = reinterpret_cast<float*>(a.b[2]);
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+      const int64_t r = r0 + tx + 16 * i, t = t0 + ty + 8 * j;
+      if (r < rows && t < n_tok) out[t * ld + r] = a.p.i[5] ? out[t * ld + r] + acc[i][j] : acc[i][j];
+    }
+}
+
+__device__ __forceinline__ float cache_at(const uint8_t* c, int64_t e, bool half) {
+  return half ? __half2float(reinterpret_cast<const __half*>(c)[e]) : reinterpret_cast<const float*>(c)[e];
+}
+__device__ __forceinline__ void cache_put(uint8_t* c, int64_t e, float v, bool half) {
+  if (half) {
+    reinterpret_cast<__half*>(c)[e] = __float2half_rn(v);
+  } else {
+    reinterpret_cast<float*>(c)[e] = v;
+  }
+}
+
+__global__ void rope_store_kernel(Args a) {
+  const int t = blockIdx.x, h = blockIdx.y;
+  const int n_head = a.p.i[0], n_kv = a.p.i[1], hd = a.p.i[2], half = hd / 2;
+  const int64_t q_dim = int64_t(n_head) * hd, kv_dim = int64_t(n_kv) * hd;
+  const int64_t pos = reinterpret_cast<const int32_t*>(a.b[7])[GL_STEP_POS0] + t;
+  const bool is_q = h < n_head;
+  float* vec = is_q ? reinterpret_cast<float*>(a.b[0]) + t * q_dim + int64_t(h) * hd
+                    : reinterpret_cast<float*>(a.b[1]) + t * kv_dim + int64_t(h - n_head) * hd;
+  const float* cos_t = reinterpret_cast<const float*>(a.b[3]) + pos * half;
+  const float* sin_t = reinterpret_cast<const float*>(a.b[4]) + pos * half;
+  const bool store = a.p.i[4] && !is_q, kv_half = a.p.i[5];
+  const float* v = reinterpret_cast<const float*>(a.b[2]) + t * kv_dim + int64_t(h - n_head) * hd;
+  const int64_t e = pos * kv_dim + int64_t(h - n_head) * hd;
+  for (int i = threadIdx.x; i < half; i += blockDim.x) {
+    float x0 = vec[2 * i], x1 = vec[2 * i + 1];
+    if (a.p.i[3]) {
+      const float c = cos_t[i], s = sin_t[i];
+      const float y0 = x0 * c - x1 * s, y1 = x0 * s + x1 * c;
+      x0 = y0;
+      x1 = y1;
+      vec[2 * i] = x0;
+      vec[2 * i + 1] = x1;
+    }
+    if (store) {
+      cache_put(a.b[5], e + 2 * i, x0, kv_half);
+      cache_put(a.b[5], e + 2 * i + 1, x1, kv_half);
+      cache_put(a.b[6], e + 2 * i, v[2 * i], kv_half);
+      cache_put(a.b[6], e + 2 * i + 1, v[2 * i + 1], kv_half);
+    }
+  }
+}
+
+// q . k for one cached key row starting at element e: 16-byte loads when the
+// head is a multiple of 8 wide (rows then start 16-byte aligned).
+__device__ __forceinline__ float key_dot(const float* q, const uint8_t* kc, int64_t e, int hd, bool half) {
+  float dot = 0.0f;
+  if (hd % 8 == 0) {
+    if (half) {
+      const int4* k = reinterpret_cast<const int4*>(reinterpret_cast<const __half*>(kc) + e);
+#pragma unroll 8
+      for (int i = 0; i < hd / 8; i++) {
+        const int4 v = __ldg(k + i);
+        const __half2* h = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+          const float2 f = __half22float2(h[u]);
+          dot += q[8 * i + 2 * u] * f.x + q[8 * i + 2 * u + 1] * f.y;
+        }
+      }
+    } else {
+      const float4* k = reinterpret_cast<const float4*>(reinterpret_cast<const float*>(kc) + e);
+#pragma unroll 8
+      for (int i = 0; i < hd / 4; i++) {
+        const float4 v = __ldg(k + i);
+        dot += q[4 * i] * v.x + q[4 * i + 1] * v.y + q[4 * i + 2] * v.z + q[4 * i + 3] * v.w;
+      }
+    }
+    return dot;
+  }
+  for (int i = 0; i < hd; i++) dot += q[i] * cache_at(kc, e + i, half);
+  return dot;
+}
+
+// Block-wide reduction through `tmp` (one float per warp).
+template <bool Max>
+__device__ __forceinline__ float block_reduce(float v, float* tmp) {
+  v = Max ? warp_max(v) : warp_sum(v);
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  __syncthreads();  // earlier readers of tmp are done
+  if (lane == 0) tmp[warp] = v;
+  __syncthreads();
+  float r = lane < n_warps ? tmp[lane] : (Max ? -INFINITY : 0.0f);
+  return Max ? warp_max(r) : warp_sum(r);
+}
+
+// DPL consecutive values of a cached row, as floats, in one load where aligned.
+template <int DPL, bool HALF>
+__device__ __forceinline__ void load_row_part(const uint8_t* c, int64_t e, float* out) {
+  if constexpr (HALF) {
+    const __half* h = reinterpret_cast<const __half*>(c) + e;
+    if constexpr (DPL == 1) {
+      out[0] = __half2float(*h);
+    } else if constexpr (DPL == 2) {
+      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(h));
+      out[0] = f.x;
+      out[1] = f.y;
+    } else if constexpr (DPL == 4) {
+      const uint2 v = *reinterpret_cast<const uint2*>(h);
+      const __half2* h2 = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+      for (int u = 0; u < 2; u++) {
+        const float2 f = __half22float2(h2[u]);
+        out[2 * u] = f.x;
+        out[2 * u + 1] = f.y;
+      }
+    } else {
+      const int4 v = *reinterpret_cast<const int4*>(h);
+      const __half2* h2 = reinterpret_cast<const __half2*>(&v);
+#pragma unroll
+      for (int u = 0; u < 4; u++) {
+        const float2 f = __half22float2(h2[u]);
+        out[2 * u] = f.x;
+        out[2 * u + 1] = f.y;
+      }
+    }
+  } else {
+    const float* f = reinterpret_cast<const float*>(c) + e;
+    if constexpr (DPL == 1) {
+      out[0] = *f;
+    } else if constexpr (DPL == 2) {
+      const float2 v = *reinterpret_cast<const float2*>(f);
+      out[0] = v.x;
+      out[1] = v.y;
+    } else {
+#pragma unroll
+      for (int u = 0; u < DPL / 4; u++) {
+        const float4 v = reinterpret_cast<const float4*>(f)[u];
+        out[4 * u] = v.x;
+        out[4 * u + 1] = v.y;
+        out[4 * u + 2] = v.z;
+        out[4 * u + 3] = v.w;
+      }
+    }
+  }
+}
+
+// One (head, row) per block of any multiple of 32 threads up to 1024. Keys go
+// in tiles of blockDim: one key per thread for the scores, then each warp takes
+// every n_warps-th key of the tile for the weighted sum of values, its lanes
+// across the head's dimensions (DPL each), eight keys' loads in flight at once.
+// Online softmax across tiles; the warps' partial sums are added at the end.
+template <int DPL, bool HALF>
+__global__ void __launch_bounds__(1024) attention_kernel(Args a) {
+  __shared__ float q[256];
+  __shared__ float p[1024];
+  __shared__ float red[64];
+  __shared__ float o[32 * 256];
+  const int h = blockIdx.x, t = blockIdx.y;
+  const int n_head = a.p.i[0], n_kv = a.p.i[1], hd = a.p.i[2];
+  const int64_t q_dim = int64_t(n_head) * hd, kv_dim = int64_t(n_kv) * hd;
+  const int64_t len = reinterpret_cast<const int32_t*>(a.b[4])[GL_STEP_POS0] + t + 1;
+  const int64_t base = int64_t(h / (n_head / n_kv)) * hd;
+  const float* qh = reinterpret_cast<const float*>(a.b[0]) + t * q_dim + int64_t(h) * hd;
+  const uint8_t* kc = a.b[1];
+  const uint8_t* vc = a.b[2];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, n_warps = blockDim.x >> 5, nt = blockDim.x;
+  for (int i = tid; i < hd; i += nt) q[i] = qh[i];
+  __syncthreads();
+
+  const bool active = lane * DPL < hd;
+  const int64_t dim0 = int64_t(lane) * DPL;
+  float acc[DPL];
+#pragma unroll
+  for (int u = 0; u < DPL; u++) acc[u] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t j0 = 0; j0 < len; j0 += nt) {
+    const int64_t j = j0 + tid;
+    const float s = j < len ? key_dot(q, kc, j * kv_dim + base, hd, HALF) * a.p.f[0] : -INFINITY;
+    const float m_new = fmaxf(m, block_reduce<true>(s, red));
+    const float corr = expf(m - m_new);  // 0 on the first tile (m = -inf)
+    const float e = j < len ? expf(s - m_new) : 0.0f;
+    p[tid] = e;
+    l = l * corr + block_reduce<false>(e, red + 32);  // its barriers publish p
+    m = m_new;
+#pragma unroll
+    for (int u = 0; u < DPL; u++) acc[u] *= corr;
+    const int n_here = static_cast<int>(len - j0 < nt ? len - j0 : nt);
+    if (active) {
+      constexpr int kKeys = DPL >= 8 ? 4 : 8;  // keys in flight per warp
+      for (int jj = warp; jj < n_here; jj += kKeys * n_warps) {
+        float v[kKeys][DPL], w[kKeys];
+#pragma unroll
+        for (int k = 0; k < kKeys; k++) {
+          const int key = jj + k * n_warps;
+          w[k] = key < n_here ? p[key] : 0.0f;
+          if (key < n_here) {
+            load_row_part<DPL, HALF>(vc, (j0 + key) * kv_dim + base + dim0, v[k]);
+          } else {
+#pragma unroll
+            for (int u = 0; u < DPL; u++) v[k][u] = 0.0f;
+          }
+        }
+#pragma unroll
+        for (int k = 0; k < kKeys; k++)
+#pragma unroll
+          for (int u = 0; u < DPL; u++) acc[u] += w[k] * v[k][u];
+      }
+    }
+    __syncthreads();  // p is rewritten by the next tile
+  }
+  if (active) {
+#pragma unroll
+    for (int u = 0; u < DPL; u++) o[warp * hd + dim0 + u] = acc[u];
+  }
+  __syncthreads();
+  float* out = reinterpret_cast<float*>(a.b[3]) + t * q_dim + int64_t(h) * hd;
+  for (int d = tid; d < hd; d += nt) {
+    float v = 0.0f;
+    for (int w = 0; w < n_warps; w++) v += o[w * hd + d];
+    q[d] = v / l;  // q is free now: the head's output, for quantizing
+    out[d] = v / l;
+  }
+  if (a.p.i[4]) {
+    __syncthreads();
+    const int64_t e0 = t * q_dim + int64_t(h) * hd;
+    for (int blk = warp; blk < hd / GL_QK8_0; blk += n_warps) {
+      quantize_warp(q[blk * GL_QK8_0 + lane], reinterpret_cast<int8_t*>(a.b[5]) + e0 + blk * GL_QK8_0,
+                    reinterpret_cast<float*>(a.b[6]) + (e0 / GL_QK8_0) + blk, lane);
+    }
+  }
+}
+
+template <int DPL>
+void launch_attention(const Args& a, dim3 grid, dim3 block, cudaStream_t stream) {
+  if (a.p.i[3]) {
+    attention_kernel<DPL, true><<<grid, block, 0, stream>>>(a);
+  } else {
+    attention_kernel<DPL, false><<<grid, block, 0, stream>>>(a);
+  }
+}
+
+__global__ void swiglu_kernel(Args a) {
+  const int64_t width = a.p.i[0], t = blockIdx.y;
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  float* hb = reinterpret_cast<float*>(a.b[0]) + t * width;
+  const float* hb2 = reinterpret_cast<const float*>(a.b[1]) + t * width;
+  float v = 0.0f;
+  if (i < width) {
+    const float x = hb[i];
+    v = x / (1.0f + expf(-x)) * hb2[i];
+    hb[i] = v;
+  }
+  // width is a multiple of 32 when quantizing: a warp is one whole block or wholly outside.
+  if (a.p.i[1] && (i - (threadIdx.x & 31)) < width) {
+    const int64_t e = t * width + i - (threadIdx.x & 31);
+    quantize_warp(v, reinterpret_cast<int8_t*>(a.b[2]) + e, reinterpret_cast<float*>(a.b[3]) + e / GL_QK8_0,
+                  threadIdx.x & 31);
+  }
+}
+
+__global__ void read_kernel(const int4* data, uint64_t n, unsigned* sink) {
+  unsigned x = 0;
+  for (uint64_t i = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<uint64_t>(gridDim.x) * blockDim.x) {
+    const int4 v = __ldcs(data + i);
+    x ^= static_cast<unsigned>(v.x ^ v.y ^ v.z ^ v.w);
+  }
+  x = __reduce_xor_sync(0xffffffffu, x);
+  if ((threadIdx.x & 31) == 0 && x == 0x12345678u) sink[blockIdx.x] = x;  // keeps the loads alive
+}
+
+}  // namespace
+
+cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream) {
+  Args a;
+  for (uint32_t i = 0; i < GL_MAX_BINDINGS; i++) {
+    a.b[i] = i < d.n_bindings ? bases[d.bindings[i].buffer] + d.bindings[i].offset : nullptr;
+  }
+  a.p = d.params;
+  const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
+  switch (d.kernel) {
+    case GL_K_EMBED: embed_kernel<<<grid, block, 0, stream>>>(a); break;
+    case GL_K_RMS_NORM: rms_norm_kernel<<<grid, block, 0, stream>>>(a); break;
+    case GL_K_QUANTIZE: quantize_kernel<<<grid, block, 0, stream>>>(a); break;
+    case GL_K_MATVEC:
+      if (a.p.i[5] == GL_W_Q8_0) {
+        if (a.p.i[6] != GL_LAYOUT_Q8_SPLIT) return cudaErrorInvalidValue;
+        matvec_q8_kernel<<<grid, block, 0, stream>>>(a);
+      } else {
+        matvec_float_kernel<<<grid, block, 0, stream>>>(a);
+      }
+      break;
+    case GL_K_MATMUL:
+      if (a.p.i[3] == GL_W_Q8_0 && a.p.i[4] == GL_LAYOUT_Q8_SPLIT && a.p.i[0] % 32 == 0) {
+        matmul_q8_wmma_kernel<<<grid, block, 0, stream>>>(a);
+      } else {
+        matmul_float_kernel<<<grid, block, 0, stream>>>(a);
+      }
+      break;
+    case GL_K_ROPE_STORE: rope_store_kernel<<<grid, block, 0, stream>>>(a); break;
+    case GL_K_ATTENTION: {
+      // Heads of 1..32 (one dimension per lane) or 64, 128, 256 (2, 4, 8 per lane).
+      const int hd = a.p.i[2];
+      if (d.block[0] % 32 != 0 || d.block[0] > 1024) return cudaErrorInvalidValue;
+      if (hd <= 32) {
+        launch_attention<1>(a, grid, block, stream);
+      } else if (hd == 64) {
+        launch_attention<2>(a, grid, block, stream);
+      } else if (hd == 128) {
+        launch_attention<4>(a, grid, block, stream);
+      } else if (hd == 256) {
+        launch_attention<8>(a, grid, block, stream);
+      } else {
+        return cudaErrorInvalidValue;
+      }
+      break;
+    }
+    case GL_K_SWIGLU: swiglu_kernel<<<grid, block, 0, stream>>>(a); break;
+    default: return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+cudaError_t launch_read(const uint8_t* data, uint64_t bytes, unsigned* sink, int grid, cudaStream_t stream) {
+  read_kernel<<<grid, 256, 0, stream>>>(reinterpret_cast<const int4*>(data), bytes / 16, sink);
+  return cudaGetLastError();
+}
+
+}  // namespace ghostline::cuda

@@ -1,0 +1,239 @@
+#include "gpu/dispatch_planner.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace ghostline::gpu {
+
+const char* kernel_name(uint32_t kernel) {
+  switch (kernel) {
+    case GL_K_EMBED: return "embed";
+    case GL_K_RMS_NORM: return "rms_norm";
+    case GL_K_QUANTIZE: return "quantize_q8_0";
+    case GL_K_MATVEC: return "matvec";
+    case GL_K_MATMUL: return "matmul";
+    case GL_K_ROPE_STORE: return "rope_store_kv";
+    case GL_K_ATTENTION: return "attention";
+    case GL_K_SWIGLU: return "swiglu";
+  }
+  return "?";
+}
+
+namespace {
+
+uint32_t blocks_for(int64_t n, int64_t per) { return static_cast<uint32_t>((n + per - 1) / per); }
+
+class Planner {
+ public:
+  Planner(const DevicePlan& dp, const ChunkProgram& p, const PlannerOptions& o, DispatchList& out)
+      : dp_(dp), p_(p), o_(o), out_(out) {}
+
+  void run() {
+    out_.dispatches.clear();
+    out_.layer_ends.clear();
+    const int32_t n = static_cast<int32_t>(p_.tokens.size());
+    out_.replayable = n == 1;
+    size_t next_end = 0;
+    for (size_t i = 0; i < p_.ops.size(); i++) {
+      while (next_end < p_.layer_ends.size() && p_.layer_ends[next_end] == i) {
+        out_.layer_ends.push_back(out_.dispatches.size());
+        next_end++;
+      }
+      i = plan_op(i);
+    }
+    while (next_end++ < p_.layer_ends.size()) out_.layer_ends.push_back(out_.dispatches.size());
+  }
+
+ private:
+  Dispatch& add(uint32_t kernel, uint32_t gx, uint32_t gy, uint32_t threads) {
+    Dispatch d;
+    d.kernel = kernel;
+    d.grid[0] = gx;
+    d.grid[1] = gy;
+    d.block[0] = threads;
+    out_.dispatches.push_back(d);
+    return out_.dispatches.back();
+  }
+  static void bind(Dispatch& d, uint32_t index, uint32_t buffer, uint64_t offset) {
+    d.bindings[index].buffer = buffer;
+    d.bindings[index].offset = offset;
+    if (index + 1 > d.n_bindings) d.n_bindings = index + 1;
+  }
+  void bind_quant(Dispatch& d, uint32_t first) {
+    bind(d, first, GL_BUF_SCRATCH, dp_.quant_offset);
+    bind(d, first + 1, GL_BUF_SCRATCH, dp_.scale_offset);
+  }
+
+  // True when op i + 1 is a one-token product of `a` row 0 that reads Q8_0 activations.
+  bool next_wants_quantized(size_t i, Act a, int64_t width) const {
+    if (i + 1 >= p_.ops.size() || width % GL_QK8_0 != 0) return false;
+    const Op& next = p_.ops[i + 1];
+    return next.kind == OpKind::MatMul && next.src == a && next.src_row == 0 && next.n_rows == 1 &&
+           next.weights[0]->type == TensorType::Q8_0;
+  }
+
+  size_t plan_op(size_t i) {
+    const Op& op = p_.ops[i];
+    const LlamaHparams& hp = dp_.hp;
+    switch (op.kind) {
+      case OpKind::Embed: {
+        const WeightPlace& w = dp_.embedding;
+        Dispatch& d = add(GL_K_EMBED, static_cast<uint32_t>(op.n_rows), 1, 256);
+        bind(d, 0, GL_BUF_STEP, 0);
+        bind(d, 1, GL_BUF_WEIGHTS, w.offset);
+        bind(d, 2, GL_BUF_ACT, dp_.act_row(op.dst, 0));
+        d.params.i[0] = static_cast<int32_t>(w.cols);
+        d.params.i[1] = static_cast<int32_t>(w.type);
+        d.params.i[2] = static_cast<int32_t>(w.layout);
+        d.params.i[3] = static_cast<int32_t>(w.rows);
+        return i;
+      }
+      case OpKind::RmsNorm: {
+        const int64_t width = dp_.plan.act_width(op.dst);
+        Dispatch& d = add(GL_K_RMS_NORM, static_cast<uint32_t>(op.n_rows), 1, 256);
+        bind(d, 0, GL_BUF_ACT, dp_.act_row(op.src, op.src_row));
+        bind(d, 1, GL_BUF_CONST, dp_.norm(op.norm));
+        bind(d, 2, GL_BUF_ACT, dp_.act_row(op.dst, 0));
+        bind_quant(d, 3);
+        d.params.i[0] = static_cast<int32_t>(width);
+        d.params.i[1] = next_wants_quantized(i, op.dst, width) ? 1 : 0;
+        d.params.f[0] = hp.rms_eps;
+        quantized_for_ = d.params.i[1] ? static_cast<int64_t>(i + 1) : -1;
+        return i;
+      }
+      case OpKind::MatMul:
+        if (op.n_rows == 1) {
+          plan_matvec(i, op);
+        } else {
+          plan_matmul(op);
+        }
+        return i;
+      case OpKind::Rope:
+      case OpKind::StoreKv: {
+        const bool fuse = op.kind == OpKind::Rope && i + 1 < p_.ops.size() &&
+                          p_.ops[i + 1].kind == OpKind::StoreKv && p_.ops[i + 1].layer == op.layer &&
+                          p_.ops[i + 1].n_rows == op.n_rows;
+        Dispatch& d = add(GL_K_ROPE_STORE, static_cast<uint32_t>(op.n_rows),
+                          static_cast<uint32_t>(hp.n_head + hp.n_head_kv), 64);
+        bind(d, 0, GL_BUF_ACT, dp_.act_row(Act::Q, 0));
+        bind(d, 1, GL_BUF_ACT, dp_.act_row(Act::K, 0));
+        bind(d, 2, GL_BUF_ACT, dp_.act_row(Act::V, 0));
+        bind(d, 3, GL_BUF_CONST, dp_.rope_cos_offset);
+        bind(d, 4, GL_BUF_CONST, dp_.rope_sin_offset);
+        bind(d, 5, GL_BUF_KV, dp_.kv_offset(op.slot, op.layer, false));
+        bind(d, 6, GL_BUF_KV, dp_.kv_offset(op.slot, op.layer, true));
+        bind(d, 7, GL_BUF_STEP, 0);
+        d.params.i[0] = static_cast<int32_t>(hp.n_head);
+        d.params.i[1] = static_cast<int32_t>(hp.n_head_kv);
+        d.params.i[2] = static_cast<int32_t>(hp.head_dim);
+        d.params.i[3] = op.kind == OpKind::Rope ? 1 : 0;
+        d.params.i[4] = op.kind == OpKind::StoreKv || fuse ? 1 : 0;
+        d.params.i[5] = dp_.plan.kv_type == TensorType::F16 ? 1 : 0;
+        return fuse ? i + 1 : i;
+      }
+      case OpKind::Attention: {
+        // One row (decode) has a block per head only: make each block wide.
+        const uint32_t threads = op.n_rows == 1 ? o_.attention_decode_threads : 128;
+        Dispatch& d = add(GL_K_ATTENTION, static_cast<uint32_t>(hp.n_head), static_cast<uint32_t>(op.n_rows), threads);
+        bind(d, 0, GL_BUF_ACT, dp_.act_row(Act::Q, 0));
+        bind(d, 1, GL_BUF_KV, dp_.kv_offset(op.slot, op.layer, false));
+        bind(d, 2, GL_BUF_KV, dp_.kv_offset(op.slot, op.layer, true));
+        bind(d, 3, GL_BUF_ACT, dp_.act_row(Act::Att, 0));
+        bind(d, 4, GL_BUF_STEP, 0);
+        bind_quant(d, 5);
+        d.params.i[0] = static_cast<int32_t>(hp.n_head);
+        d.params.i[1] = static_cast<int32_t>(hp.n_head_kv);
+        d.params.i[2] = static_cast<int32_t>(hp.head_dim);
+        d.params.i[3] = dp_.plan.kv_type == TensorType::F16 ? 1 : 0;
+        // A head's output is whole Q8_0 blocks only when head_dim is a multiple of 32.
+        d.params.i[4] = hp.head_dim % GL_QK8_0 == 0 && next_wants_quantized(i, Act::Att, hp.q_dim()) ? 1 : 0;
+        d.params.f[0] = 1.0f / std::sqrt(float(hp.head_dim));
+        quantized_for_ = d.params.i[4] ? static_cast<int64_t>(i + 1) : -1;
+        return i;
+      }
+      case OpKind::SwiGlu: {
+        const int64_t width = dp_.plan.act_width(Act::HB);
+        Dispatch& d = add(GL_K_SWIGLU, blocks_for(width, 256), static_cast<uint32_t>(op.n_rows), 256);
+        bind(d, 0, GL_BUF_ACT, dp_.act_row(Act::HB, 0));
+        bind(d, 1, GL_BUF_ACT, dp_.act_row(Act::HB2, 0));
+        bind_quant(d, 2);
+        d.params.i[0] = static_cast<int32_t>(width);
+        d.params.i[1] = next_wants_quantized(i, Act::HB, width) ? 1 : 0;
+        quantized_for_ = d.params.i[1] ? static_cast<int64_t>(i + 1) : -1;
+        return i;
+      }
+    }
+    throw Error(ErrorCode::Backend, std::string("dispatch planner: unknown op ") + op_name(op.kind));
+  }
+
+  void plan_matvec(size_t i, const Op& op) {
+    const int rpb = o_.matvec_rows_per_block;
+    int first = 0;
+    while (first < op.n_weights) {
+      // A run of matrices of one type shares a dispatch.
+      int last = first + 1;
+      while (last < op.n_weights && op.weights[last]->type == op.weights[first]->type) last++;
+      const WeightPlace& w0 = dp_.weight(*op.weights[first]);
+      const bool q8 = w0.type == GL_W_Q8_0;
+      if (q8 && quantized_for_ != static_cast<int64_t>(i)) {
+        Dispatch& q = add(GL_K_QUANTIZE, blocks_for(w0.cols / GL_QK8_0, 8), 1, 256);
+        bind(q, 0, GL_BUF_ACT, dp_.act_row(op.src, op.src_row));
+        bind_quant(q, 1);
+        q.params.i[0] = static_cast<int32_t>(w0.cols);
+        q.params.i[1] = op.n_rows;
+        quantized_for_ = static_cast<int64_t>(i);
+      }
+      int64_t total_rows = 0;
+      for (int k = first; k < last; k++) total_rows += op.weights[k]->rows;
+      Dispatch& d = add(GL_K_MATVEC, blocks_for(total_rows, rpb), 1, static_cast<uint32_t>(32 * rpb));
+      bind(d, 0, GL_BUF_ACT, dp_.act_row(op.src, op.src_row));
+      bind_quant(d, 1);
+      for (int k = first; k < last; k++) {
+        const WeightPlace& w = dp_.weight(*op.weights[k]);
+        bind(d, static_cast<uint32_t>(3 + 2 * (k - first)), GL_BUF_WEIGHTS, w.offset);
+        bind(d, static_cast<uint32_t>(4 + 2 * (k - first)), GL_BUF_ACT, dp_.act_row(op.outs[k], 0));
+        d.params.i[1 + (k - first)] = static_cast<int32_t>(w.rows);
+      }
+      d.params.i[0] = static_cast<int32_t>(w0.cols);
+      d.params.i[4] = last - first;
+      d.params.i[5] = static_cast<int32_t>(w0.type);
+      d.params.i[6] = static_cast<int32_t>(w0.layout);
+      d.params.i[7] = op.accumulate ? 1 : 0;
+      d.params.rows_per_block = rpb;
+      first = last;
+    }
+  }
+
+  void plan_matmul(const Op& op) {
+    for (int k = 0; k < op.n_weights; k++) {
+      const WeightPlace& w = dp_.weight(*op.weights[k]);
+      Dispatch& d = add(GL_K_MATMUL, blocks_for(w.rows, GL_MM_TILE), blocks_for(op.n_rows, GL_MM_TILE), GL_MM_THREADS);
+      bind(d, 0, GL_BUF_ACT, dp_.act_row(op.src, op.src_row));
+      bind(d, 1, GL_BUF_WEIGHTS, w.offset);
+      bind(d, 2, GL_BUF_ACT, dp_.act_row(op.outs[k], 0));
+      d.params.i[0] = static_cast<int32_t>(w.cols);
+      d.params.i[1] = static_cast<int32_t>(w.rows);
+      d.params.i[2] = op.n_rows;
+      d.params.i[3] = static_cast<int32_t>(w.type);
+      d.params.i[4] = static_cast<int32_t>(w.layout);
+      d.params.i[5] = op.accumulate ? 1 : 0;
+      d.params.i[6] = static_cast<int32_t>(dp_.plan.act_width(op.outs[k]));
+    }
+  }
+
+  const DevicePlan& dp_;
+  const ChunkProgram& p_;
+  const PlannerOptions& o_;
+  DispatchList& out_;
+  int64_t quantized_for_ = -1;  // op index whose input the last dispatch quantized
+};
+
+}  // namespace
+
+void plan_dispatches(const DevicePlan& dp, const ChunkProgram& program, const PlannerOptions& options,
+                     DispatchList& out) {
+  Planner(dp, program, options, out).run();
+}
+
+}  // namespace ghostline::gpu
