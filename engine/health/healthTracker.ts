@@ -9,6 +9,8 @@ export interface ModelFacts {
   model: HealthModel;
   backend: string;
   device: string;
+  /** Why the backend differs from the requested one; empty when it does not. */
+  backendFallback: string;
   bufferBytes: number;
   slots: number;
   /** Tokens each slot holds, read when the report is made. */
@@ -107,6 +109,7 @@ export class HealthTracker {
       message: this.message,
       backend: f?.backend ?? "none",
       device: f?.device ?? "none",
+      backendFallback: f?.backendFallback ?? "",
       model: f ? { ...f.model } : null,
       memory: { modelBufferBytes: f?.bufferBytes ?? 0, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
       slots: { total: f?.slots ?? 0, inUse: tokens.filter((n) => n > 0).length, tokens },

@@ -19,7 +19,7 @@ export interface LoadOptions {
   /** KV cache precision: "f16" (llama.cpp's default, half the memory) or "f32". */
   kvType?: "f16" | "f32";
   /** "cpu", "cuda" or "auto" (the GPU when one is built in and usable); a GPU that cannot start falls back to the CPU. */
-  backend?: "cpu" | "cuda" | "auto";
+  backend?: "cpu" | "cuda" | "metal" | "auto";
 }
 
 export interface EvalOptions {
@@ -43,8 +43,8 @@ export class LocalModel {
     const nSlots = expectInteger("slots", options.slots ?? 1, 1, 64);
     const kvType = options.kvType ?? "f16";
     const backend = options.backend ?? "cpu";
-    if (backend !== "cpu" && backend !== "cuda" && backend !== "auto") {
-      throw new TypeError(`Expected "cpu", "cuda" or "auto" for backend but received '${String(backend)}'`);
+    if (backend !== "cpu" && backend !== "cuda" && backend !== "metal" && backend !== "auto") {
+      throw new TypeError(`Expected "cpu", "cuda", "metal" or "auto" for backend but received '${String(backend)}'`);
     }
     if (kvType !== "f16" && kvType !== "f32") {
       throw new TypeError(`Expected "f16" or "f32" for kvType but received '${String(kvType)}'`);

@@ -68,7 +68,7 @@ export interface NativeLoadOptions {
   nBatch?: number;
   nSlots?: number;
   kvType?: "f16" | "f32";
-  backend?: "cpu" | "cuda" | "auto";
+  backend?: "cpu" | "cuda" | "metal" | "auto";
 }
 
 export interface NativeAddon {

@@ -25,7 +25,7 @@ export interface TextDocumentIdentifier {
 
 // ---------------------------------------------------------------- settings
 
-export type Backend = "auto" | "cpu";
+export type Backend = "auto" | "cpu" | "cuda" | "metal";
 
 /**
  * Engine settings. They arrive as `initializationOptions` (client to engine)
@@ -36,7 +36,10 @@ export type Backend = "auto" | "cpu";
 export interface GhostlineSettings {
   /** Path of the GGUF model file. Empty: no model, health state "error". */
   modelPath: string;
-  /** "auto" picks the best backend available; only "cpu" exists for now. */
+  /**
+   * "auto" picks the best backend this build and machine can run (Metal on macOS, CUDA where built in, else
+   * the CPU); a GPU backend that cannot start falls back to the CPU, and health says why.
+   */
   backend: Backend;
   /** Worker threads; 0: one per physical core. */
   threads: number;
@@ -185,6 +188,8 @@ export interface HealthReport {
   message: string;
   backend: string;
   device: string;
+  /** Why the backend differs from the one the settings ask for (no GPU, a device error); empty when it does not. */
+  backendFallback: string;
   model: HealthModel | null;
   memory: { modelBufferBytes: number; rssBytes: number; heapUsedBytes: number };
   slots: { total: number; inUse: number; tokens: number[] };

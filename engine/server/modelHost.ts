@@ -41,7 +41,13 @@ export async function loadModel(settings: GhostlineSettings): Promise<LoadedMode
   // The header first: a broken file fails here with a message naming the key or tensor.
   const header = await readGgufHeader(path);
   const tok = Tokenizer.fromGguf(header);
-  const model = await LocalModel.load(path, { threads: settings.threads, contextSize: settings.contextSize, slots: SLOTS, batchSize: 64 });
+  const model = await LocalModel.load(path, {
+    threads: settings.threads,
+    contextSize: settings.contextSize,
+    slots: SLOTS,
+    batchSize: 64,
+    backend: settings.backend,
+  });
   if (model.info.nVocab < tok.nTokens) {
     model.free();
     throw new Error(`${path}: the vocabulary has ${tok.nTokens} tokens but the model's output has ${model.info.nVocab}`);
@@ -76,6 +82,7 @@ export function modelFacts(m: LoadedModel): ModelFacts {
     },
     backend: info.backend,
     device: info.device,
+    backendFallback: info.fallbackReason,
     bufferBytes: info.bufferBytes,
     slots: info.nSlots,
     slotTokens: () => Array.from({ length: info.nSlots }, (_, s) => m.model.tokens(s).length),
