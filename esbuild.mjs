@@ -14,3 +14,5 @@ const common = {
 };
 
 await esbuild.build({ ...common, entryPoints: ["engine/cli/main.ts"], outfile: "dist/cli.js" });
+await esbuild.build({ ...common, entryPoints: ["engine/server/main.ts"], outfile: "dist/engine.js" });
+await esbuild.build({ ...common, entryPoints: ["extension/extension.ts"], outfile: "dist/extension.js" });
