@@ -69,6 +69,7 @@ export class ExplainPanel implements vscode.Disposable {
       textDocument: { uri: editor.document.uri.toString() },
       range: client.code2ProtocolConverter.asRange(selection),
       text,
+      languageId: editor.document.languageId,
       partialResultToken: progressToken,
     };
     try {

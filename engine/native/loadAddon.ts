@@ -20,11 +20,15 @@ export function addonCandidates(root: string): string[] {
   ];
 }
 
-/** The package root: the nearest folder above this file holding package.json. */
+/**
+ * The package root: the nearest folder above this file holding package.json
+ * and either the native sources (a checkout) or prebuilt binaries (a .vsix).
+ */
 export function packageRoot(start: string = __dirname): string {
   let dir = start;
   for (;;) {
-    if (fs.existsSync(path.join(dir, "package.json")) && fs.existsSync(path.join(dir, "native"))) return dir;
+    const hasBinaries = fs.existsSync(path.join(dir, "native")) || fs.existsSync(path.join(dir, "prebuilds"));
+    if (hasBinaries && fs.existsSync(path.join(dir, "package.json"))) return dir;
     const parent = path.dirname(dir);
     if (parent === dir) return start;
     dir = parent;

@@ -105,8 +105,13 @@ export const GhostlineErrorCodes = {
 export interface ExplainParams {
   textDocument: TextDocumentIdentifier;
   range: Range;
-  /** The text to explain; absent: the document's text in `range`. */
+  /**
+   * The text to explain; absent: the document's text in `range`. With text, the document need not be open in
+   * the engine (an output panel, a diff), and `range` only says where the text came from.
+   */
   text?: string;
+  /** The language of `text` when the document is not open (default "plaintext"). */
+  languageId?: string;
   /** Where partial results go (`$/progress`, engine to client): ExplainPartialResult values. */
   partialResultToken?: string | number;
 }

@@ -211,19 +211,27 @@ export class EngineServer {
 
   private async explain(params: unknown, token: CancellationToken): Promise<ExplainResult> {
     const uri = expectUri(EXPLAIN, params);
-    const p = params as { range?: unknown; text?: unknown; partialResultToken?: unknown };
+    const p = params as { range?: unknown; text?: unknown; languageId?: unknown; partialResultToken?: unknown };
     const range = expectRange(EXPLAIN, p.range);
     if (p.text !== undefined && typeof p.text !== "string") throw invalidParams(EXPLAIN, "expected text to be a string when given");
     const pr = p.partialResultToken;
     if (pr !== undefined && typeof pr !== "string" && typeof pr !== "number") {
       throw invalidParams(EXPLAIN, "expected partialResultToken to be a string or a number");
     }
-    const lines = expectDocument(EXPLAIN, this.docs, uri);
-    checkPosition(EXPLAIN, uri, lines, range.start, "range.start");
-    checkPosition(EXPLAIN, uri, lines, range.end, "range.end");
+    if (p.languageId !== undefined && typeof p.languageId !== "string") {
+      throw invalidParams(EXPLAIN, "expected languageId to be a string when given");
+    }
     if (compare(range.start, range.end) > 0) throw invalidParams(EXPLAIN, "range.start is after range.end");
-    const doc = this.docs.get(uri)!.doc;
-    const code = (p.text as string | undefined) ?? doc.getText(range);
+    // Text sent with the request needs no open document; otherwise the range is read from the engine's copy.
+    const open = this.docs.get(uri);
+    if (p.text === undefined || open) {
+      const lines = expectDocument(EXPLAIN, this.docs, uri);
+      checkPosition(EXPLAIN, uri, lines, range.start, "range.start");
+      checkPosition(EXPLAIN, uri, lines, range.end, "range.end");
+    }
+    const doc = open?.doc;
+    const languageId = doc?.languageId ?? (p.languageId as string | undefined) ?? "plaintext";
+    const code = (p.text as string | undefined) ?? doc!.getText(range);
     if (code.trim().length === 0) throw invalidParams(EXPLAIN, `nothing to explain: the range of ${uri} holds only whitespace`);
 
     const controller = new AbortController();
@@ -237,7 +245,7 @@ export class EngineServer {
         this.health.counters.explainsStarted++;
         const out = await runExplain(
           m,
-          { code, languageId: doc.languageId, fileName: nameOf(uri) },
+          { code, languageId, fileName: nameOf(uri) },
           this.settings.explain,
           lease,
           controller.signal,

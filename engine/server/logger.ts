@@ -1,6 +1,7 @@
 /**
- * Engine logs: stderr always (stdout belongs to the protocol), and the
- * client's `window/logMessage` once the connection is up.
+ * Engine logs: stderr until the connection is up (stdout belongs to the
+ * protocol), then the client's `window/logMessage`. One channel at a time, so
+ * a client that shows both does not show every line twice.
  */
 export interface RemoteConsole {
   error(message: string): void;
@@ -17,18 +18,18 @@ export class Logger {
   }
 
   error(message: string): void {
-    this.write("error", message);
-    this.remote?.error(message);
+    if (this.remote) this.remote.error(message);
+    else this.write("error", message);
   }
 
   warn(message: string): void {
-    this.write("warn", message);
-    this.remote?.warn(message);
+    if (this.remote) this.remote.warn(message);
+    else this.write("warn", message);
   }
 
   info(message: string): void {
-    this.write("info", message);
-    this.remote?.info(message);
+    if (this.remote) this.remote.info(message);
+    else this.write("info", message);
   }
 
   private write(level: string, message: string): void {

@@ -165,6 +165,16 @@ describe("completions with a FIM model", () => {
     expect(h.slots.tokens[0]).toBe(before);
     expect(h.slots.tokens[1]).toBeGreaterThan(0);
   });
+
+  test("explains text sent with the request for a document the engine has not opened", async () => {
+    const result: ExplainResult = await engine.conn.sendRequest(ExplainRequest.type, {
+      textDocument: { uri: "output:///panel-1" },
+      range: { start: { line: 0, character: 0 }, end: { line: 0, character: 12 } },
+      text: "print(1 + 2)",
+      languageId: "python",
+    });
+    expect(result.tokens).toBeGreaterThan(0);
+  });
 });
 
 describe("cancellation and scheduling", () => {
