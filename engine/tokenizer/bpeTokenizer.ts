@@ -7,6 +7,7 @@
  *
  * Speed: source code repeats its words, so each word's ids are cached.
  */
+import { BinaryHeap } from "./binaryHeap";
 import type { Vocab } from "./vocab";
 import { byteEncode } from "./byteUnicode";
 import { PreTokenizer } from "./preTokenizers";
@@ -22,50 +23,7 @@ interface Bigram {
 }
 
 /** Min-heap on rank, then on left index. */
-class RankQueue {
-  private items: Bigram[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  private before(a: Bigram, b: Bigram): boolean {
-    return a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
-  }
-
-  push(b: Bigram): void {
-    const items = this.items;
-    items.push(b);
-    let i = items.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(items[i], items[p])) break;
-      [items[i], items[p]] = [items[p], items[i]];
-      i = p;
-    }
-  }
-
-  pop(): Bigram {
-    const items = this.items;
-    const top = items[0];
-    const lastItem = items.pop()!;
-    if (items.length > 0) {
-      items[0] = lastItem;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let best = i;
-        if (l < items.length && this.before(items[l], items[best])) best = l;
-        if (r < items.length && this.before(items[r], items[best])) best = r;
-        if (best === i) break;
-        [items[i], items[best]] = [items[best], items[i]];
-        i = best;
-      }
-    }
-    return top;
-  }
-}
+const newQueue = () => new BinaryHeap<Bigram>((a, b) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left));
 
 export class BpeTokenizer {
   readonly preTokenizer: PreTokenizer;
@@ -114,7 +72,7 @@ export class BpeTokenizer {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
     }
-    const queue = new RankQueue();
+    const queue = newQueue();
     const tryAdd = (left: number, right: number) => {
       if (left < 0 || right < 0) return;
       const ls = start[left];

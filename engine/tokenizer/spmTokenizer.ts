@@ -9,6 +9,7 @@
  * vocabulary), no merge can cross the start of a run of "▁", so the text is
  * cut there and each piece is tokenized once and cached.
  */
+import { BinaryHeap } from "./binaryHeap";
 import type { Vocab } from "./vocab";
 import { escapedByte, hasEscapedBytes, utf8SequenceLength, pushUtf8 } from "./utf8";
 
@@ -25,50 +26,7 @@ interface Bigram {
 }
 
 /** Max-heap on score, then min on left index. */
-class BigramQueue {
-  private items: Bigram[] = [];
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  private before(a: Bigram, b: Bigram): boolean {
-    return a.score > b.score || (a.score === b.score && a.left < b.left);
-  }
-
-  push(b: Bigram): void {
-    const items = this.items;
-    items.push(b);
-    let i = items.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(items[i], items[p])) break;
-      [items[i], items[p]] = [items[p], items[i]];
-      i = p;
-    }
-  }
-
-  pop(): Bigram {
-    const items = this.items;
-    const top = items[0];
-    const lastItem = items.pop()!;
-    if (items.length > 0) {
-      items[0] = lastItem;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let best = i;
-        if (l < items.length && this.before(items[l], items[best])) best = l;
-        if (r < items.length && this.before(items[r], items[best])) best = r;
-        if (best === i) break;
-        [items[i], items[best]] = [items[best], items[i]];
-        i = best;
-      }
-    }
-    return top;
-  }
-}
+const newQueue = () => new BinaryHeap<Bigram>((a, b) => a.score > b.score || (a.score === b.score && a.left < b.left));
 
 export class SpmTokenizer {
   private readonly cache = new Map<string, number[]>();
@@ -133,7 +91,7 @@ export class SpmTokenizer {
       prev[i] = i - 1;
       next[i] = i + 1 < n ? i + 1 : -1;
     }
-    const queue = new BigramQueue();
+    const queue = newQueue();
     const tryAdd = (left: number, right: number) => {
       if (left < 0 || right < 0) return;
       const a = cur[left];
