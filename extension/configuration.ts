@@ -9,7 +9,7 @@
  */
 import * as os from "node:os";
 import * as path from "node:path";
-import type { Backend, GhostlineInitializationOptions } from "../engine/protocol/protocol";
+import { defaultSettings, type Backend, type GhostlineInitializationOptions } from "../engine/protocol/protocol";
 
 export const SECTION = "ghostline";
 
@@ -36,20 +36,21 @@ export interface ExtensionSettings {
   explainMaxTokens: number;
 }
 
+// The engine's own defaults, plus the settings only the extension has.
 export const DEFAULTS: ExtensionSettings = {
   enabled: true,
   enabledLanguages: { "*": true },
-  modelPath: "",
-  backend: "auto",
-  threads: 0,
-  contextSize: 0,
-  maxTokens: 128,
-  timeBudgetMs: 1000,
+  modelPath: defaultSettings.modelPath,
+  backend: defaultSettings.backend,
+  threads: defaultSettings.threads,
+  contextSize: defaultSettings.contextSize,
+  maxTokens: defaultSettings.maxTokens,
+  timeBudgetMs: defaultSettings.timeBudgetMs,
   debounceMs: 75,
   multiLine: "auto",
-  extraContextTokens: 512,
+  extraContextTokens: defaultSettings.extraContextTokens,
   maxFileSizeKB: 1024,
-  explainMaxTokens: 256,
+  explainMaxTokens: defaultSettings.explain.maxTokens,
 };
 
 /** Settings that an untrusted workspace may not set (also listed in package.json's restrictedConfigurations). */
