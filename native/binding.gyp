@@ -5,7 +5,9 @@
     "addon_sources": ["<!@(node -p \"require('./sources.json').addon.join(' ')\")"],
     "avx2_sources": ["<!@(node -p \"require('./sources.json').x86_avx2.join(' ')\")"],
     "avx512_sources": ["<!@(node -p \"require('./sources.json').x86_avx512.join(' ')\")"],
-    "neon_sources": ["<!@(node -p \"require('./sources.json').arm_neon.join(' ')\")"]
+    "neon_sources": ["<!@(node -p \"require('./sources.json').arm_neon.join(' ')\")"],
+    "metal_sources": ["<!@(node -p \"require('./sources.json').metal.join(' ')\")"],
+    "metal_kernel_sources": ["<!@(node -p \"require('./sources.json').metal_kernels.join(' ')\")"]
   },
   "target_defaults": {
     "include_dirs": ["src", "<!@(node -p \"require('node-addon-api').include\")"],
@@ -31,7 +33,27 @@
       "sources": ["<@(addon_sources)", "<@(core_sources)"],
       "conditions": [
         ["target_arch=='x64'", {"dependencies": ["ghostline_avx2", "ghostline_avx512"]}],
-        ["target_arch=='arm64'", {"sources": ["<@(neon_sources)"]}]
+        ["target_arch=='arm64'", {"sources": ["<@(neon_sources)"]}],
+        ["OS=='mac'", {
+          # The Metal backend: Objective-C++ with manual retain/release (no ARC),
+          # its kernels embedded as a string generated from the .metal source.
+          "sources": ["<@(metal_sources)"],
+          "defines": ["GHOSTLINE_WITH_METAL=1"],
+          "include_dirs": ["<(SHARED_INTERMEDIATE_DIR)/ghostline_metal"],
+          "actions": [{
+            "action_name": "embed_metal_kernels",
+            "inputs": ["<@(metal_kernel_sources)", "src/metal/embed_metal_source.py", "src/gpu/kernel_abi.h", "src/common/block_q8_0.h"],
+            "outputs": ["<(SHARED_INTERMEDIATE_DIR)/ghostline_metal/metal_kernels_source.h"],
+            "action": ["python3", "src/metal/embed_metal_source.py", "<@(metal_kernel_sources)", "src",
+                       "<(SHARED_INTERMEDIATE_DIR)/ghostline_metal/metal_kernels_source.h"],
+            "message": "Embedding the Metal kernels"
+          }],
+          "xcode_settings": {
+            "CLANG_ENABLE_OBJC_ARC": "NO",
+            "GCC_ENABLE_OBJC_EXCEPTIONS": "YES"
+          },
+          "link_settings": {"libraries": ["-framework Metal", "-framework Foundation"]}
+        }]
       ]
     }
   ],

@@ -18,7 +18,7 @@ export interface LoadOptions {
   slots?: number;
   /** KV cache precision: "f16" (llama.cpp's default, half the memory) or "f32". */
   kvType?: "f16" | "f32";
-  /** "cpu", "cuda" or "auto" (the GPU when one is built in and usable); a GPU that cannot start falls back to the CPU. */
+  /** "cpu", "cuda", "metal" or "auto" (the GPU when one is built in and usable); a GPU that cannot start falls back to the CPU. */
   backend?: "cpu" | "cuda" | "metal" | "auto";
 }
 

@@ -1,6 +1,7 @@
-// Chooses a compute backend by name: "cpu", "cuda" or "auto" (the GPU when one
-// is built in and usable, else the CPU). A GPU that cannot start gives the CPU
-// backend and says why, so the engine can report the fallback.
+// Chooses a compute backend by name: "cpu", "cuda", "metal" or "auto" (the GPU
+// when one is built in and usable: Metal on macOS, else CUDA; else the CPU). A
+// GPU that cannot start gives the CPU backend and says why, so the engine can
+// report the fallback.
 #pragma once
 
 #include <memory>
@@ -15,8 +16,9 @@ struct BackendChoice {
   std::string fallback_reason;  // empty when the requested backend started
 };
 
-// Throws Error(Invalid) for an unknown name. "cuda" and "auto" fall back to
-// the CPU (with a reason) when CUDA is not built in or finds no usable device.
+// Throws Error(Invalid) for an unknown name. "cuda", "metal" and "auto" fall
+// back to the CPU (with a reason) when that GPU backend is not built in or
+// finds no usable device.
 BackendChoice choose_backend(const std::string& name, int threads);
 
 // The backend alone; the reason for any fallback is dropped.
@@ -24,5 +26,8 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
 
 // True when this build includes the CUDA backend.
 bool cuda_built_in();
+
+// True when this build includes the Metal backend (macOS builds).
+bool metal_built_in();
 
 }  // namespace ghostline

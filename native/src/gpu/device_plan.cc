@@ -1,5 +1,6 @@
 #include "gpu/device_plan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -80,9 +81,18 @@ DevicePlan plan_device(const LlamaModel& model, const BufferPlan& plan, WeightPl
   }
   dp.embedding = dp.weights.at(model.token_embd.data);
   if (placement == WeightPlacement::MapFile) {
-    dp.buffers[GL_BUF_WEIGHTS] = {"weights (mapped file)", model.file().size(), file_base};
+    dp.buffers[GL_BUF_WEIGHTS] = {"weights (mapped file)", model.file().size(), file_base, {}};
+    // The pieces kernels read, so that a device with a buffer length cap can split the file into views.
+    std::vector<ByteRange>& ranges = dp.buffers[GL_BUF_WEIGHTS].ranges;
+    for (const Weight* w : model_matrices(model)) {
+      const uint64_t offset = dp.weights.at(w->data).offset;
+      if (std::none_of(ranges.begin(), ranges.end(), [&](const ByteRange& r) { return r.offset == offset; })) {
+        ranges.push_back({offset, w->n_bytes, w->name});
+      }
+    }
+    std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
   } else {
-    dp.buffers[GL_BUF_WEIGHTS] = {"weights", w_bytes, nullptr};
+    dp.buffers[GL_BUF_WEIGHTS] = {"weights", w_bytes, nullptr, {}};
   }
 
   // Constants: norms, then the RoPE tables.
@@ -95,24 +105,75 @@ DevicePlan plan_device(const LlamaModel& model, const BufferPlan& plan, WeightPl
   dp.rope_cos_offset = c_bytes;
   dp.rope_sin_offset = align_up(c_bytes + table);
   c_bytes = align_up(dp.rope_sin_offset + table);
-  dp.buffers[GL_BUF_CONST] = {"constants", c_bytes, nullptr};
+  dp.buffers[GL_BUF_CONST] = {"constants", c_bytes, nullptr, {}};
 
   uint64_t a_bytes = 0;
   for (int i = 0; i < static_cast<int>(Act::Count); i++) {
     dp.act_offset[i] = a_bytes;
     a_bytes = align_up(a_bytes + plan.act_bytes(static_cast<Act>(i)));
   }
-  dp.buffers[GL_BUF_ACT] = {"activations", a_bytes, nullptr};
+  dp.buffers[GL_BUF_ACT] = {"activations", a_bytes, nullptr, {}};
 
   const uint64_t quants = static_cast<uint64_t>(plan.n_batch * plan.max_matmul_cols());
   dp.quant_offset = 0;
   dp.scale_offset = align_up(quants);
   dp.buffers[GL_BUF_SCRATCH] = {"quantized activations", align_up(dp.scale_offset + quants / GL_QK8_0 * sizeof(float) + 4),
-                                nullptr};
-  dp.buffers[GL_BUF_KV] = {"kv cache", plan.kv_bytes(), nullptr};
+                                nullptr, {}};
+  dp.buffers[GL_BUF_KV] = {"kv cache", plan.kv_bytes(), nullptr, {}};
   dp.buffers[GL_BUF_STEP] = {"step", align_up(static_cast<uint64_t>(GL_STEP_TOKENS + plan.n_batch) * sizeof(int32_t)),
-                             nullptr};
+                             nullptr, {}};
   return dp;
+}
+
+std::pair<uint32_t, uint64_t> MappedViews::locate(uint64_t offset) const {
+  auto it = view_of.find(offset);
+  if (it == view_of.end()) {
+    throw Error(ErrorCode::Backend, "no weight view holds a tensor at offset " + std::to_string(offset));
+  }
+  return {it->second, offset - views[it->second].offset};
+}
+
+MappedViews plan_mapped_views(const DeviceBufferSpec& spec, uint64_t page, uint64_t max_bytes) {
+  if (page == 0 || (page & (page - 1)) != 0) {
+    throw Error(ErrorCode::Backend, "weight views: page size " + std::to_string(page) + " is not a power of two");
+  }
+  const auto floor_page = [&](uint64_t n) { return n & ~(page - 1); };
+  const auto ceil_page = [&](uint64_t n) { return (n + page - 1) & ~(page - 1); };
+  max_bytes = floor_page(max_bytes);
+  MappedViews out;
+  // Greedy, in file order: a view starts at the page of its first tensor and
+  // takes tensors while the next one still ends inside max_bytes.
+  uint64_t start = 0, end = 0;  // the open view; end == 0 when none is open
+  std::vector<uint64_t> pending;  // offsets of the ranges in the open view
+  auto close = [&] {
+    if (end == 0) return;
+    const auto index = static_cast<uint32_t>(out.views.size());
+    out.views.push_back({start, end - start, ""});
+    for (uint64_t o : pending) out.view_of[o] = index;
+    pending.clear();
+    end = 0;
+  };
+  uint64_t last_end = 0;
+  for (const ByteRange& r : spec.ranges) {
+    if (r.bytes == 0) continue;
+    if (r.offset < last_end || r.offset + r.bytes > spec.bytes) {
+      throw Error(ErrorCode::Backend, "weight views: tensor \"" + r.name + "\" at " + std::to_string(r.offset) +
+                                          " overlaps the one before it or runs past the end of \"" + spec.name + "\"");
+    }
+    last_end = r.offset + r.bytes;
+    const uint64_t r_start = floor_page(r.offset), r_end = ceil_page(r.offset + r.bytes);
+    if (r_end - r_start > max_bytes) {
+      throw Error(ErrorCode::Backend, "weight views: tensor \"" + r.name + "\" spans " + std::to_string(r_end - r_start) +
+                                          " bytes of whole pages, more than one buffer may hold (" +
+                                          std::to_string(max_bytes) + ")");
+    }
+    if (end != 0 && r_end - start > max_bytes) close();
+    if (end == 0) start = r_start;
+    end = std::max(end, r_end);
+    pending.push_back(r.offset);
+  }
+  close();
+  return out;
 }
 
 std::vector<uint8_t> pack_weight(const Weight& w, uint32_t layout) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "graph/buffer_plan.h"
@@ -22,11 +23,37 @@ enum class WeightPlacement {
   MapFile,      // the file mapping itself is the buffer (host_view); every type as in the file
 };
 
+// Bytes of a buffer that kernels read as one piece (a weight tensor).
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  std::string name;  // the tensor, for error messages
+};
+
 struct DeviceBufferSpec {
   std::string name;
   uint64_t bytes = 0;
   const void* host_view = nullptr;  // no-copy: the device buffer aliases this host memory
+  std::vector<ByteRange> ranges;    // MapFile weights: each tensor's bytes, sorted by offset
 };
+
+// Windows onto a no-copy buffer for a device that caps one buffer's length
+// (Metal's maxBufferLength): each starts at a page boundary, spans whole pages
+// and at most max_bytes, and every range lies wholly inside at least one of
+// them. Windows may overlap where a tensor boundary falls inside a page.
+struct MappedViews {
+  std::vector<ByteRange> views;  // offset and bytes in the buffer; name empty
+  std::unordered_map<uint64_t, uint32_t> view_of;  // range offset -> a view holding the whole range
+
+  // The view for a binding at `offset` (a range's start) and the offset inside it.
+  // Throws Error(Backend) for an offset that starts no planned range.
+  std::pair<uint32_t, uint64_t> locate(uint64_t offset) const;
+};
+
+// Plans the views for `spec` (its ranges). `page` is a power of two; the views
+// never reach beyond the page holding the buffer's last byte. Throws
+// Error(Backend) naming the tensor when one range cannot fit in max_bytes.
+MappedViews plan_mapped_views(const DeviceBufferSpec& spec, uint64_t page, uint64_t max_bytes);
 
 struct WeightPlace {
   uint64_t offset = 0;  // in GL_BUF_WEIGHTS
