@@ -87,7 +87,7 @@ export function healthRows(h: HealthReport | undefined, ctx: HealthContext): [st
     ]);
     rows.push(["Memory", `model ${formatBytes(h.memory.modelBufferBytes)} · process ${formatBytes(h.memory.rssBytes)}`]);
     rows.push(["KV slots", `${h.slots.inUse} of ${h.slots.total} in use`]);
-    rows.push(["Live GPU objects", String(h.gpuObjects)]);
+    rows.push(["Live GPU objects", gpuSummary(h)]);
     rows.push(["Last speeds", `prefill ${Math.round(h.speed.prefillTokensPerSecond)} tok/s · decode ${Math.round(h.speed.decodeTokensPerSecond)} tok/s`]);
     if (h.lastCompletion) {
       const c = h.lastCompletion;
@@ -134,4 +134,16 @@ export function healthDocument(h: HealthReport | undefined, ctx: HealthContext, 
   }
   lines.push("", commandLinks(), "");
   return lines.join("\n");
+}
+
+/** Live buffers, and for a GPU backend the submissions in flight, pools and device memory against its budget. */
+function gpuSummary(h: HealthReport): string {
+  const g = h.gpu;
+  if (!g) return String(h.gpuObjects);
+  const parts = [`${g.liveBuffers} buffers`, `${g.inFlight} in flight`];
+  if (g.poolsPushed > 0) parts.push(`pools ${g.poolsDrained}/${g.poolsPushed} drained`);
+  if (g.deviceUsedBytes > 0) {
+    parts.push(`device ${formatBytes(g.deviceUsedBytes)}${g.deviceBudgetBytes > 0 ? ` of ${formatBytes(g.deviceBudgetBytes)}` : ""}`);
+  }
+  return parts.join(" · ");
 }

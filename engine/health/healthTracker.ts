@@ -3,7 +3,7 @@
  * last error. Changes of state, model or error are announced through
  * `onChange`; counters and speeds are read with the report.
  */
-import type { CompletionCounts, HealthModel, HealthReport, HealthState, RequestCounters } from "../protocol/protocol";
+import type { CompletionCounts, GpuCounters, HealthModel, HealthReport, HealthState, RequestCounters } from "../protocol/protocol";
 
 export interface ModelFacts {
   model: HealthModel;
@@ -15,8 +15,8 @@ export interface ModelFacts {
   slots: number;
   /** Tokens each slot holds, read when the report is made. */
   slotTokens: () => number[];
-  /** Live GPU objects, read when the report is made. */
-  gpuObjects: () => number;
+  /** A GPU backend's counters, read when the report is made; null on the CPU. */
+  gpu: () => GpuCounters | null;
 }
 
 function emptyCounters(): RequestCounters {
@@ -116,7 +116,7 @@ export class HealthTracker {
       speed: { prefillTokensPerSecond: round(this.prefillTps), decodeTokensPerSecond: round(this.decodeTps) },
       lastCompletion: this.lastCompletion ? { ...this.lastCompletion } : null,
       requests: { ...this.counters },
-      gpuObjects: f ? f.gpuObjects() : 0,
+      ...gpuFields(f),
       restarts: Math.max(0, this.loads - 1),
       lastError: this.lastError ? { ...this.lastError } : null,
     };
@@ -131,4 +131,9 @@ export class HealthTracker {
 
 function round(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+function gpuFields(f: ModelFacts | null | undefined): Pick<HealthReport, "gpuObjects" | "gpu"> {
+  const gpu = f ? f.gpu() : null;
+  return { gpuObjects: gpu?.liveBuffers ?? 0, gpu };
 }

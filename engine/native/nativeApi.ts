@@ -48,6 +48,14 @@ export interface NativeCounters {
   inFlight: number;
   requestsBegun: number;
   requestsEnded: number;
+  /** Kernels run (GPU backends). */
+  launches: number;
+  /** Memory the device reports in use, and what it recommends at most (Metal's working set); 0: unknown. */
+  deviceUsedBytes: number;
+  deviceBudgetBytes: number;
+  /** Autorelease pools pushed and drained (Metal); equal whenever no work is running. */
+  poolsPushed: number;
+  poolsDrained: number;
 }
 
 export interface NativeModel {

@@ -187,6 +187,19 @@ export interface RequestCounters {
   completionTokensEvaluated: number;
 }
 
+export interface GpuCounters {
+  liveBuffers: number;
+  /** Command buffers (submissions) not yet complete. */
+  inFlight: number;
+  submits: number;
+  /** Autorelease pools pushed and drained (Metal; zero elsewhere). */
+  poolsPushed: number;
+  poolsDrained: number;
+  /** Device memory in use, and the most the device recommends (Metal's working set); zero: unknown. */
+  deviceUsedBytes: number;
+  deviceBudgetBytes: number;
+}
+
 export interface HealthReport {
   state: HealthState;
   /** One line on the state, for a status bar tooltip. */
@@ -203,6 +216,8 @@ export interface HealthReport {
   requests: RequestCounters;
   /** Live GPU buffers (GPU backends; zero on the CPU). */
   gpuObjects: number;
+  /** A GPU backend's resource counters; null on the CPU. Over any number of requests they stay flat. */
+  gpu: GpuCounters | null;
   /** Model (re)loads after the first. */
   restarts: number;
   lastError: { message: string; at: string } | null;

@@ -86,6 +86,18 @@ export function modelFacts(m: LoadedModel): ModelFacts {
     bufferBytes: info.bufferBytes,
     slots: info.nSlots,
     slotTokens: () => Array.from({ length: info.nSlots }, (_, s) => m.model.tokens(s).length),
-    gpuObjects: () => (info.backend === "cpu" ? 0 : m.model.counters().liveBuffers),
+    gpu: () => {
+      if (info.backend === "cpu") return null;
+      const c = m.model.counters();
+      return {
+        liveBuffers: c.liveBuffers,
+        inFlight: c.inFlight,
+        submits: c.submits,
+        poolsPushed: c.poolsPushed,
+        poolsDrained: c.poolsDrained,
+        deviceUsedBytes: c.deviceUsedBytes,
+        deviceBudgetBytes: c.deviceBudgetBytes,
+      };
+    },
   };
 }

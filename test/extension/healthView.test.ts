@@ -20,12 +20,25 @@ function report(over: Partial<HealthReport> = {}): HealthReport {
       completionsSuperseded: 1, explainsStarted: 0, explainsDone: 0, explainsCancelled: 0, completionTokensReused: 100, completionTokensEvaluated: 20,
     },
     gpuObjects: 0,
+    gpu: null,
     restarts: 0,
     lastError: null,
     ...over,
   };
 }
 const running: HealthContext = { engine: "running", processRestarts: 0, cpuFallback: false };
+
+describe("GPU counters in the tooltip", () => {
+  it("show buffers, submissions in flight, pools and device memory for a GPU backend", () => {
+    const h = report({
+      backend: "metal",
+      gpuObjects: 12,
+      gpu: { liveBuffers: 12, inFlight: 0, submits: 900, poolsPushed: 905, poolsDrained: 905, deviceUsedBytes: 600 << 20, deviceBudgetBytes: 10 << 30 },
+    });
+    const md = tooltipMarkdown(h, running);
+    expect(md).toContain("12 buffers · 0 in flight · pools 905/905 drained · device 600");
+  });
+});
 
 describe("the status bar item", () => {
   it("shows the backend and the decode speed when ready", () => {

@@ -245,6 +245,11 @@ class Model : public Napi::ObjectWrap<Model> {
     o.Set("inFlight", double(c.in_flight));
     o.Set("requestsBegun", double(c.requests_begun));
     o.Set("requestsEnded", double(c.requests_ended));
+    o.Set("launches", double(c.launches));
+    o.Set("deviceUsedBytes", double(c.device_used_bytes));
+    o.Set("deviceBudgetBytes", double(c.device_budget_bytes));
+    o.Set("poolsPushed", double(c.pools_pushed));
+    o.Set("poolsDrained", double(c.pools_drained));
     return o;
   }
 

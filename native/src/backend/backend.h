@@ -25,6 +25,11 @@ struct BackendCounters {
   uint64_t in_flight = 0;       // submissions not yet complete
   uint64_t requests_begun = 0;  // request scopes entered (Metal: autorelease pools pushed)
   uint64_t requests_ended = 0;  // request scopes left (pools drained)
+  uint64_t launches = 0;        // kernels run (GPU backends)
+  uint64_t device_used_bytes = 0;    // memory the device reports in use (GPU backends; 0: unknown)
+  uint64_t device_budget_bytes = 0;  // what the device recommends using at most (Metal; 0: unknown)
+  uint64_t pools_pushed = 0;    // autorelease pools pushed, per request and around load and teardown (Metal)
+  uint64_t pools_drained = 0;   // and drained: equal to pushed whenever no work is running
 };
 
 class Backend {

@@ -24,6 +24,9 @@ struct ExecutorStats {
   uint64_t recordings = 0;       // recordings made (CUDA graphs captured)
   uint64_t in_flight = 0;        // submissions not yet complete
   uint64_t device_used_bytes = 0;  // memory the device reports in use (0 where it cannot tell)
+  uint64_t device_budget_bytes = 0;  // what the device recommends using at most (Metal's working set; 0: unknown)
+  uint64_t pools_pushed = 0;       // autorelease pools pushed (Metal; 0 elsewhere)
+  uint64_t pools_drained = 0;      // and drained
 };
 
 class Executor {

@@ -91,6 +91,11 @@ BackendCounters GpuBackend::counters() const {
   c.in_flight = s.in_flight;
   c.requests_begun = requests_begun_;
   c.requests_ended = requests_ended_;
+  c.launches = s.launches;
+  c.device_used_bytes = s.device_used_bytes;
+  c.device_budget_bytes = s.device_budget_bytes;
+  c.pools_pushed = s.pools_pushed;
+  c.pools_drained = s.pools_drained;
   return c;
 }
 

@@ -399,6 +399,9 @@ gpu::ExecutorStats MetalExecutor::stats() const {
   st.submits = s_->submits;
   st.in_flight = s_->in_flight;
   st.device_used_bytes = [s_->rt->device currentAllocatedSize];
+  st.device_budget_bytes = [s_->rt->device recommendedMaxWorkingSetSize];
+  st.pools_pushed = s_->pools_pushed;
+  st.pools_drained = s_->pools_drained;
   return st;
 }
 
