@@ -1,4 +1,5 @@
 /** Command-line option parsing shared by the `ghostline` commands. */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { packageRoot } from "../native/loadAddon";
@@ -31,7 +32,12 @@ export function parseCount(text: string | undefined, flag: string, fallback: num
   return n;
 }
 
-/** The model shipped with Ghostline, used when --model is not given. */
+/**
+ * The model shipped with Ghostline, used when --model is not given: the trained code model when present, else the
+ * tiny story model (the extension's extension/defaultModel.ts keeps the same order).
+ */
 export function defaultModelPath(): string {
-  return path.join(packageRoot(), "models", "stories260K-q8_0.gguf");
+  const root = packageRoot();
+  const shipped = ["ghostline-coder-q8_0.gguf", "stories260K-q8_0.gguf"].map((f) => path.join(root, "models", f));
+  return shipped.find((p) => fs.existsSync(p)) ?? shipped[shipped.length - 1];
 }
