@@ -146,15 +146,16 @@ constexpr int64_t kPrefetchBytes = 8192;
 // computed as vectors and each multiply-add takes its scale from memory.
 template <class Dot, int R, int T>
 inline void q8_tile(const gl_block_q8_0* w, const PreparedX& x, float* y, int64_t ldy) {
-  // Independent accumulators per output, enough for several multiply-adds in
-  // flight when the tile is small (decode runs one row at a time).
-  constexpr int A = R * T >= 4 ? 1 : 4 / (R * T);
+  // One accumulator per output in every tile shape, so that an output is the
+  // same sum in the same order whether it is computed alone (decode) or in a
+  // prefill tile: a prompt evaluated in one call, in chunks or token by token
+  // gives bit-identical logits, and so do cached and fresh prefixes. (Decode's
+  // single chain waits on memory, not on the multiply-add.)
   const int64_t nb = x.nb;
-  __m256 acc[R][T][A];
+  __m256 acc[R][T];
   for (int i = 0; i < R; i++)
-    for (int t = 0; t < T; t++)
-      for (int a = 0; a < A; a++) acc[i][t][a] = _mm256_setzero_ps();
-  auto step = [&](int64_t b, int a, auto&& scale) {
+    for (int t = 0; t < T; t++) acc[i][t] = _mm256_setzero_ps();
+  auto step = [&](int64_t b, auto&& scale) {
     __m256i xq[T], xb[T];
     for (int t = 0; t < T; t++) {
       xq[t] = load_quants(x.q[t * nb + b]);
@@ -164,7 +165,7 @@ inline void q8_tile(const gl_block_q8_0* w, const PreparedX& x, float* y, int64_
       const __m256i wq = load_quants(w[i * nb + b]);
       for (int t = 0; t < T; t++) {
         const __m256 p = _mm256_cvtepi32_ps(Dot::dot(xq[t], xb[t], wq));
-        acc[i][t][a] = _mm256_fmadd_ps(p, _mm256_set1_ps(scale(i, t)), acc[i][t][a]);
+        acc[i][t] = _mm256_fmadd_ps(p, _mm256_set1_ps(scale(i, t)), acc[i][t]);
       }
     }
   };
@@ -181,17 +182,13 @@ inline void q8_tile(const gl_block_q8_0* w, const PreparedX& x, float* y, int64_
       const __m256 dw = load_scales8(w + i * nb + b);
       for (int t = 0; t < T; t++) _mm256_store_ps(s[i][t], _mm256_mul_ps(dw, _mm256_loadu_ps(x.d + t * nb + b)));
     }
-    for (int k = 0; k < 8; k++) step(b + k, k % A, [&](int i, int t) { return s[i][t][k]; });
+    for (int k = 0; k < 8; k++) step(b + k, [&](int i, int t) { return s[i][t][k]; });
   }
   for (; b < nb; b++) {
-    step(b, 0, [&](int i, int t) { return half_to_float(w[i * nb + b].d) * x.d[t * nb + b]; });
+    step(b, [&](int i, int t) { return half_to_float(w[i * nb + b].d) * x.d[t * nb + b]; });
   }
   for (int i = 0; i < R; i++) {
-    for (int t = 0; t < T; t++) {
-      __m256 sum = acc[i][t][0];
-      for (int a = 1; a < A; a++) sum = _mm256_add_ps(sum, acc[i][t][a]);
-      y[t * ldy + i] = hsum(sum);
-    }
+    for (int t = 0; t < T; t++) y[t * ldy + i] = hsum(acc[i][t]);
   }
 }
 
