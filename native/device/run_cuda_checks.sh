@@ -2,8 +2,8 @@
 # Builds the native core with the CUDA backend on a GPU machine (no Node
 # needed), then runs: the host orchestration tests, the CUDA tests (stories260K
 # against llama.cpp and the CPU, synthetic shapes, the 1,000-request soak) and
-# the backend bench on the TinyLlama-shaped model, for a few matrix-vector
-# block sizes. Logs go to $OUT (or ./cuda-checks-out); the summary is printed last.
+# the backend bench on the TinyLlama-shaped model, with the decode fusions and
+# programmatic dependent launch on and off. Logs go to $OUT (or ./cuda-checks-out); the summary is printed last.
 #
 #   OUT=/tmp/out native/device/run_cuda_checks.sh
 # The stories260K files are read from $GHOSTLINE_CUDA_TESTDATA/models
@@ -32,24 +32,31 @@ echo "== host tests (shared orchestration, reference executor)"
 # (the other host tests read ../shared/testdata, which the device does not have)
 "$build/ghostline_tests" "gpu plan" >"$out/host_tests.log" 2>&1 || status=1
 "$build/ghostline_tests" "backend choice" >>"$out/host_tests.log" 2>&1 || status=1
-tail -1 "$out/host_tests.log"
+"$build/ghostline_tests" "gpu fusion" >>"$out/host_tests.log" 2>&1 || status=1
+grep -E "passed" "$out/host_tests.log"
 
 echo "== cuda tests"
 timeout 300 "$build/ghostline_cuda_tests" 2>&1 | tee "$out/cuda_tests.log" || status=1
 
 echo "== bench (TinyLlama shape, 512-token prompt, 128 decoded tokens)"
 : >"$out/bench.log"
-# Variants as "matvec rows per block/attention threads for one row".
-for variant in ${VARIANTS:-4/1024 8/1024 4/512}; do
-  rows=${variant%/*} threads=${variant#*/}
-  echo "-- matrix-vector rows per block: $rows, decode attention threads: $threads" | tee -a "$out/bench.log"
-  GHOSTLINE_CUDA_MATVEC_ROWS=$rows GHOSTLINE_CUDA_ATTENTION_THREADS=$threads timeout 150 "$build/bench_backend" --backend cuda --prompt 512 --gen 128 --runs 3 \
+# Variants as environment settings: the default (fused norm/SwiGLU products and
+# programmatic dependent launch), each switched off, and both off (the plan
+# before either existed), all in this one run on this one card.
+bench_variant() {  # bench_variant PROMPT SETTINGS...
+  local prompt=$1
+  shift
+  echo "-- prompt $prompt, settings: ${*:-defaults}" | tee -a "$out/bench.log"
+  env "$@" timeout 150 "$build/bench_backend" --backend cuda --prompt "$prompt" --gen 128 --runs 3 \
     2>&1 | tee -a "$out/bench.log" || status=1
-done
-
+}
+bench_variant 512
+bench_variant 512 GHOSTLINE_CUDA_PDL=0
+bench_variant 512 GHOSTLINE_CUDA_FUSE=0
+bench_variant 512 GHOSTLINE_CUDA_FUSE=0 GHOSTLINE_CUDA_PDL=0
 # llama-bench's tg128 decodes from an almost empty context: the same, for comparison.
-echo "-- short context (16-token prompt, 128 decoded), defaults" | tee -a "$out/bench.log"
-timeout 150 "$build/bench_backend" --backend cuda --prompt 16 --gen 128 --runs 3 2>&1 | tee -a "$out/bench.log" || status=1
+bench_variant 16
+bench_variant 16 GHOSTLINE_CUDA_FUSE=0 GHOSTLINE_CUDA_PDL=0
 
 if [ "${PROFILE:-1}" = 1 ]; then
   echo "== kernel profile (graphs off, one run)"
@@ -61,5 +68,5 @@ fi
 echo "== summary"
 nvidia-smi --query-gpu=name --format=csv,noheader
 grep -E "^(ok|FAIL)|passed" "$out/cuda_tests.log"
-grep -E "^--|RESULT" "$out/bench.log"
+grep -E "^--|RESULT|programmatic" "$out/bench.log"
 exit $status

@@ -21,6 +21,12 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
     const int n = std::atoi(threads);
     if (n >= 32 && n <= 1024 && n % 32 == 0) options.attention_decode_threads = n;
   }
+  // GHOSTLINE_CUDA_FUSE=0: norms and SwiGLU keep their own kernels (for comparison).
+  if (const char* fuse = std::getenv("GHOSTLINE_CUDA_FUSE")) options.fuse_matvec_prologue = *fuse != '0';
+  if (const char* blocks = std::getenv("GHOSTLINE_CUDA_FUSED_BLOCKS")) {
+    const int n = std::atoi(blocks);
+    if (n >= 1 && n <= 65536) options.matvec_fused_blocks = n;
+  }
   return std::make_unique<gpu::GpuBackend>(std::make_unique<cuda::CudaExecutor>(device), options);
 }
 

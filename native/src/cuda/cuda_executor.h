@@ -25,6 +25,9 @@ class CudaExecutor final : public gpu::Executor {
   std::string name() const override { return "cuda"; }
   std::string device() const override { return device_name_; }
   gpu::WeightPlacement placement() const override { return gpu::WeightPlacement::CopySplitQ8; }
+  bool supports(uint32_t kernel) const override { return kernel < GL_K_ALL; }
+  // Whether kernels go with programmatic dependent launch (GHOSTLINE_CUDA_PDL=0: never).
+  bool programmatic_launch() const { return pdl_; }
   void allocate(const gpu::DeviceBufferSpec (&buffers)[GL_BUF_COUNT]) override;
   void upload(uint32_t buffer, uint64_t offset, const void* src, uint64_t bytes) override;
   void write(uint32_t buffer, uint64_t offset, const void* src, uint64_t bytes) override;
@@ -39,8 +42,9 @@ class CudaExecutor final : public gpu::Executor {
     uint64_t last_used = 0;
   };
   void check_range(uint32_t buffer, uint64_t offset, uint64_t bytes, const char* what) const;
-  void enqueue(const gpu::Dispatch* dispatches, size_t n);
+  void enqueue(const gpu::Dispatch* dispatches, size_t n, bool pdl);
   Recording& record(const gpu::Dispatch* dispatches, size_t n);
+  cudaGraphExec_t capture(const gpu::Dispatch* dispatches, size_t n);
 
   int device_ = 0;
   std::string device_name_;
@@ -52,6 +56,10 @@ class CudaExecutor final : public gpu::Executor {
   std::vector<Recording> recordings_;  // at most kMaxRecordings, least recently used replaced
   uint64_t clock_ = 0;
   gpu::ExecutorStats stats_;
+  // In recorded decode steps, each kernel may start while the one before it
+  // finishes (off when profiling, and dropped for good if the driver refuses
+  // it, with a note on stderr).
+  bool pdl_ = true;
 
   // GHOSTLINE_CUDA_PROFILE=1: every dispatch runs directly (no graphs) between
   // two events, and the time per kernel goes to stderr when the executor ends.

@@ -14,6 +14,25 @@ struct Args {
   gl_params p;
 };
 
+// Programmatic dependent launch: a kernel lets the next one start its blocks
+// at once (allow_next), and waits for the previous one to finish and flush
+// (wait_prior) before it reads activations or writes anything. Every kernel
+// waits, so "finished" is transitive along the stream. Without the launch
+// attribute both are no-ops.
+__device__ __forceinline__ void allow_next() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+__device__ __forceinline__ void wait_prior() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void pdl_begin() {
+  allow_next();
+  wait_prior();
+}
+
+// Starts `bytes` at `p` on their way to L2, a 128-byte line per lane per step.
+// Only for weights: they are never written, so this may run before wait_prior.
+__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes, int lane) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t o = int64_t(lane) * 128; o < bytes; o += 32 * 128) asm volatile("prefetch.global.L2 [%0];" ::"l"(c + o));
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
@@ -57,6 +76,7 @@ __device__ __forceinline__ float weight_at(const uint8_t* w, int type, int layou
 }
 
 __global__ void embed_kernel(Args a) {
+  pdl_begin();
   const int t = blockIdx.x;
   const int32_t token = reinterpret_cast<const int32_t*>(a.b[0])[GL_STEP_TOKENS + t];
   const int64_t cols = a.p.i[0];
@@ -69,6 +89,7 @@ __global__ void embed_kernel(Args a) {
 __global__ void rms_norm_kernel(Args a) {
   constexpr int kMaxPer = 16;  // values per thread kept in registers (width <= 16 * blockDim)
   __shared__ double partial[32];
+  pdl_begin();
   const int t = blockIdx.x, n = a.p.i[0], nt = blockDim.x;
   const float* src = reinterpret_cast<const float*>(a.b[0]) + static_cast<int64_t>(t) * n;
   const float* w = reinterpret_cast<const float*>(a.b[1]);
@@ -125,6 +146,7 @@ __global__ void rms_norm_kernel(Args a) {
 }
 
 __global__ void quantize_kernel(Args a) {
+  pdl_begin();
   const int lane = threadIdx.x & 31;
   const int64_t k = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
   const int64_t total = static_cast<int64_t>(a.p.i[1]) * a.p.i[0] / GL_QK8_0;
@@ -154,27 +176,19 @@ __device__ __forceinline__ float* out_ptr(const Args& a, int k) {
 }
 __device__ __forceinline__ int64_t rows_of(const gl_params& p, int k) { return k == 0 ? p.i[1] : k == 1 ? p.i[2] : p.i[3]; }
 
-__device__ __forceinline__ int dot4(int a, int b, int c) { return __dp4a(a, b, c); }
-
-// Q8_0 (split planes) times the quantized input: one warp per row, 16 bytes per
-// lane per step, four steps' loads issued before any arithmetic.
-__global__ void matvec_q8_kernel(Args a) {
-  const int lane = threadIdx.x & 31;
-  int64_t row = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block + (threadIdx.x >> 5);
-  const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
-  if (row >= total) return;
-  const int k = matrix_of(a.p, row);
-  const int64_t cols = a.p.i[0], rows = rows_of(a.p, k), nb = cols / GL_QK8_0;
-  const uint8_t* w = matrix_ptr(a, k);
+// Row `row` of a Q8_0 matrix in split planes times the quantized input, on one
+// warp: 16 bytes per lane per step, four steps' loads (scales too) issued before
+// any arithmetic, so one memory latency per four steps. The input's quants and
+// scales are in global memory, or (SHARED_X) in the block's shared memory.
+template <bool SHARED_X>
+__device__ __forceinline__ float q8_row_dot(const uint8_t* w, int64_t rows, int64_t cols, int64_t row, const int8_t* xq,
+                                            const float* xs, int lane) {
+  const int64_t nb = cols / GL_QK8_0;
   const int8_t* wq = reinterpret_cast<const int8_t*>(w) + row * cols;
   const __half* ws = reinterpret_cast<const __half*>(w + GL_Q8_SCALES_AT(rows, cols)) + row * nb;
-  const int8_t* xq = reinterpret_cast<const int8_t*>(a.b[1]);
-  const float* xs = reinterpret_cast<const float*>(a.b[2]);
   constexpr int kUnroll = 4;
   float sum = 0.0f;
   for (int64_t base = static_cast<int64_t>(lane) * 16; base < cols; base += 512 * kUnroll) {
-    // Every load of the step (quants and both scales) before any arithmetic:
-    // one memory latency per step rather than two.
     int4 wv[kUnroll], xv[kUnroll];
     float scale[kUnroll];
 #pragma unroll
@@ -183,31 +197,139 @@ __global__ void matvec_q8_kernel(Args a) {
       if (c < cols) {
         const int64_t blk = c / GL_QK8_0;
         wv[u] = __ldcs(reinterpret_cast<const int4*>(wq + c));
-        xv[u] = __ldg(reinterpret_cast<const int4*>(xq + c));
-        scale[u] = __half2float(ws[blk]) * __ldg(xs + blk);
+        if constexpr (SHARED_X) {
+          xv[u] = *reinterpret_cast<const int4*>(xq + c);
+          scale[u] = __half2float(ws[blk]) * xs[blk];
+        } else {
+          xv[u] = __ldg(reinterpret_cast<const int4*>(xq + c));
+          scale[u] = __half2float(ws[blk]) * __ldg(xs + blk);
+        }
       }
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; u++) {
       const int64_t c = base + u * 512;
       if (c < cols) {
-        int isum = dot4(wv[u].x, xv[u].x, 0);
-        isum = dot4(wv[u].y, xv[u].y, isum);
-        isum = dot4(wv[u].z, xv[u].z, isum);
-        isum = dot4(wv[u].w, xv[u].w, isum);
+        int isum = __dp4a(wv[u].x, xv[u].x, 0);
+        isum = __dp4a(wv[u].y, xv[u].y, isum);
+        isum = __dp4a(wv[u].z, xv[u].z, isum);
+        isum = __dp4a(wv[u].w, xv[u].w, isum);
         sum += float(isum) * scale[u];
       }
     }
   }
-  sum = warp_sum(sum);
+  return warp_sum(sum);
+}
+
+// Row `row` (counted over the dispatch's matrices) on its way to L2.
+__device__ __forceinline__ void prefetch_q8_row(const Args& a, int64_t row, int lane) {
+  const int k = matrix_of(a.p, row);
+  const int64_t cols = a.p.i[0], rows = rows_of(a.p, k);
+  const uint8_t* w = matrix_ptr(a, k);
+  prefetch_l2(w + row * cols, cols, lane);
+  prefetch_l2(w + GL_Q8_SCALES_AT(rows, cols) + row * (cols / GL_QK8_0) * 2, cols / GL_QK8_0 * 2, lane);
+}
+
+// Q8_0 (split planes) times the quantized input: one warp per row.
+__global__ void matvec_q8_kernel(Args a) {
+  allow_next();
+  const int lane = threadIdx.x & 31;
+  int64_t row = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block + (threadIdx.x >> 5);
+  const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
+  if (row < total) prefetch_q8_row(a, row, lane);
+  wait_prior();
+  if (row >= total) return;
+  const int k = matrix_of(a.p, row);
+  const float sum = q8_row_dot<false>(matrix_ptr(a, k), rows_of(a.p, k), a.p.i[0], row,
+                                      reinterpret_cast<const int8_t*>(a.b[1]), reinterpret_cast<const float*>(a.b[2]), lane);
   if (lane == 0) {
     float* out = out_ptr(a, k);
     out[row] = a.p.i[7] ? out[row] + sum : sum;
   }
 }
 
+// GL_K_MATVEC_FUSED: each block makes the Q8_0 input in shared memory from the
+// op before (RMSNorm or SwiGLU, computed exactly as their own kernels do), then
+// its warps take the block's rows in turn. The first rows' weights start
+// towards L2 before the previous kernel has finished.
+template <int PROLOGUE>
+__global__ void __launch_bounds__(1024) matvec_fused_kernel(Args a) {
+  extern __shared__ int4 fused_smem[];
+  __shared__ double partial[32];
+  allow_next();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5, nt = blockDim.x;
+  const int64_t cols = a.p.i[0];
+  const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block;
+  const int64_t end = first + a.p.rows_per_block < total ? first + a.p.rows_per_block : total;
+  if (first + warp < end) prefetch_q8_row(a, first + warp, lane);
+  int8_t* xq = reinterpret_cast<int8_t*>(fused_smem);
+  float* xs = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(fused_smem) + cols);
+  const float* src = reinterpret_cast<const float*>(a.b[0]);
+  const float* aux = reinterpret_cast<const float*>(a.b[1]);
+  wait_prior();
+  // cols and nt are multiples of 32: each warp's 32 values of a step are one Q8_0
+  // block. Loads go kSteps at a time, all before their first use: one L2
+  // latency per kSteps * nt values rather than one per nt.
+  constexpr int kSteps = 8;
+  float scale = 1.0f;
+  if constexpr (PROLOGUE == GL_PROLOGUE_RMS_NORM) {
+    double ss = 0;
+    for (int64_t i0 = threadIdx.x; i0 < cols; i0 += int64_t(kSteps) * nt) {
+      float v[kSteps];
+#pragma unroll
+      for (int u = 0; u < kSteps; u++) {
+        const int64_t i = i0 + int64_t(u) * nt;
+        v[u] = i < cols ? src[i] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < kSteps; u++) ss += double(v[u]) * v[u];
+    }
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    if (lane == 0) partial[warp] = ss;
+    __syncthreads();
+    if (warp == 0) {
+      double r = lane < n_warps ? partial[lane] : 0.0;
+      for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
+      if (lane == 0) partial[0] = r;
+    }
+    __syncthreads();
+    scale = 1.0f / sqrtf(float(partial[0] / double(cols)) + a.p.f[0]);
+  }
+  for (int64_t i0 = threadIdx.x; i0 < cols; i0 += int64_t(kSteps) * nt) {
+    float v[kSteps], w[kSteps];
+#pragma unroll
+    for (int u = 0; u < kSteps; u++) {
+      const int64_t i = i0 + int64_t(u) * nt;
+      v[u] = i < cols ? src[i] : 0.0f;
+      w[u] = i < cols ? aux[i] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kSteps; u++) {
+      const int64_t i = i0 + int64_t(u) * nt;
+      if (i < cols) {
+        const float x = v[u];
+        const float y = PROLOGUE == GL_PROLOGUE_RMS_NORM ? x * scale * w[u] : x / (1.0f + expf(-x)) * w[u];
+        quantize_warp(y, xq + (i - lane), xs + (i - lane) / GL_QK8_0, lane);
+      }
+    }
+  }
+  __syncthreads();
+  for (int64_t r = first + warp; r < end; r += n_warps) {
+    if (r + n_warps < end) prefetch_q8_row(a, r + n_warps, lane);
+    int64_t row = r;
+    const int k = matrix_of(a.p, row);
+    const float sum = q8_row_dot<true>(matrix_ptr(a, k), rows_of(a.p, k), cols, row, xq, xs, lane);
+    if (lane == 0) {
+      float* out = out_ptr(a, k);
+      out[row] = a.p.i[7] ? out[row] + sum : sum;
+    }
+  }
+}
+
 // Any other type or layout, with float input: one warp per row.
 __global__ void matvec_float_kernel(Args a) {
+  pdl_begin();
   const int lane = threadIdx.x & 31;
   int64_t row = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block + (threadIdx.x >> 5);
   const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
@@ -234,6 +356,7 @@ __global__ void __launch_bounds__(GL_MM_THREADS) matmul_q8_wmma_kernel(Args a) {
   __shared__ __align__(32) __half xs[T * LD];
   __shared__ __align__(32) __half ws[T * LD];
   __shared__ __align__(32) float cs[T * LDC];
+  pdl_begin();
   const int64_t cols = a.p.i[0], rows = a.p.i[1], n_tok = a.p.i[2], ld = a.p.i[6];
   const int64_t nb = cols / GL_QK8_0;
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * T, t0 = static_cast<int64_t>(blockIdx.y) * T;
@@ -323,6 +446,7 @@ __global__ void __launch_bounds__(GL_MM_THREADS) matmul_float_kernel(Args a) {
   constexpr int T = GL_MM_TILE, K = 32;
   __shared__ float xs[T][K + 1];
   __shared__ float wsm[T][K + 1];
+  pdl_begin();
   const int64_t cols = a.p.i[0], rows = a.p.i[1], n_tok = a.p.i[2], ld = a.p.i[6];
   const int64_t r0 = static_cast<int64_t>(blockIdx.x) * T, t0 = static_cast<int64_t>(blockIdx.y) * T;
   const float* x = reinterpret_cast<const float*>(a.b[0]);
@@ -371,6 +495,7 @@ __device__ __forceinline__ void cache_put(uint8_t* c, int64_t e, float v, bool h
 }
 
 __global__ void rope_store_kernel(Args a) {
+  pdl_begin();
   const int t = blockIdx.x, h = blockIdx.y;
   const int n_head = a.p.i[0], n_kv = a.p.i[1], hd = a.p.i[2], half = hd / 2;
   const int64_t q_dim = int64_t(n_head) * hd, kv_dim = int64_t(n_kv) * hd;
@@ -507,6 +632,7 @@ __global__ void __launch_bounds__(1024) attention_kernel(Args a) {
   __shared__ float p[1024];
   __shared__ float red[64];
   __shared__ float o[32 * 256];
+  pdl_begin();
   const int h = blockIdx.x, t = blockIdx.y;
   const int n_head = a.p.i[0], n_kv = a.p.i[1], hd = a.p.i[2];
   const int64_t q_dim = int64_t(n_head) * hd, kv_dim = int64_t(n_kv) * hd;
@@ -582,16 +708,28 @@ __global__ void __launch_bounds__(1024) attention_kernel(Args a) {
   }
 }
 
+// Launches `kernel`, with programmatic stream serialization where `pdl` is set.
+cudaError_t go(void (*kernel)(Args), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, bool pdl, const Args& a) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = attr;
+  config.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&config, kernel, a);
+}
+
 template <int DPL>
-void launch_attention(const Args& a, dim3 grid, dim3 block, cudaStream_t stream) {
-  if (a.p.i[3]) {
-    attention_kernel<DPL, true><<<grid, block, 0, stream>>>(a);
-  } else {
-    attention_kernel<DPL, false><<<grid, block, 0, stream>>>(a);
-  }
+cudaError_t launch_attention(const Args& a, dim3 grid, dim3 block, cudaStream_t stream, bool pdl) {
+  return go(a.p.i[3] ? attention_kernel<DPL, true> : attention_kernel<DPL, false>, grid, block, 0, stream, pdl, a);
 }
 
 __global__ void swiglu_kernel(Args a) {
+  pdl_begin();
   const int64_t width = a.p.i[0], t = blockIdx.y;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   float* hb = reinterpret_cast<float*>(a.b[0]) + t * width;
@@ -623,54 +761,71 @@ __global__ void read_kernel(const int4* data, uint64_t n, unsigned* sink) {
 
 }  // namespace
 
-cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream) {
+cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, bool pdl) {
   Args a;
   for (uint32_t i = 0; i < GL_MAX_BINDINGS; i++) {
     a.b[i] = i < d.n_bindings ? bases[d.bindings[i].buffer] + d.bindings[i].offset : nullptr;
   }
   a.p = d.params;
   const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
+  cudaError_t e = cudaSuccess;
   switch (d.kernel) {
-    case GL_K_EMBED: embed_kernel<<<grid, block, 0, stream>>>(a); break;
-    case GL_K_RMS_NORM: rms_norm_kernel<<<grid, block, 0, stream>>>(a); break;
-    case GL_K_QUANTIZE: quantize_kernel<<<grid, block, 0, stream>>>(a); break;
+    case GL_K_EMBED: e = go(embed_kernel, grid, block, 0, stream, pdl, a); break;
+    case GL_K_RMS_NORM: e = go(rms_norm_kernel, grid, block, 0, stream, pdl, a); break;
+    case GL_K_QUANTIZE: e = go(quantize_kernel, grid, block, 0, stream, pdl, a); break;
     case GL_K_MATVEC:
       if (a.p.i[5] == GL_W_Q8_0) {
         if (a.p.i[6] != GL_LAYOUT_Q8_SPLIT) return cudaErrorInvalidValue;
-        matvec_q8_kernel<<<grid, block, 0, stream>>>(a);
+        e = go(matvec_q8_kernel, grid, block, 0, stream, pdl, a);
       } else {
-        matvec_float_kernel<<<grid, block, 0, stream>>>(a);
+        e = go(matvec_float_kernel, grid, block, 0, stream, pdl, a);
       }
       break;
-    case GL_K_MATMUL:
-      if (a.p.i[3] == GL_W_Q8_0 && a.p.i[4] == GL_LAYOUT_Q8_SPLIT && a.p.i[0] % 32 == 0) {
-        matmul_q8_wmma_kernel<<<grid, block, 0, stream>>>(a);
-      } else {
-        matmul_float_kernel<<<grid, block, 0, stream>>>(a);
+    case GL_K_MATVEC_FUSED: {
+      const int64_t cols = a.p.i[0];
+      if (a.p.i[6] != GL_LAYOUT_Q8_SPLIT || cols % GL_QK8_0 != 0 || cols > GL_MATVEC_FUSED_MAX_COLS ||
+          d.block[0] % 32 != 0 || d.block[0] > 1024 || a.p.rows_per_block < 1) {
+        return cudaErrorInvalidValue;
       }
-      break;
-    case GL_K_ROPE_STORE: rope_store_kernel<<<grid, block, 0, stream>>>(a); break;
-    case GL_K_ATTENTION: {
-      // Heads of 1..32 (one dimension per lane) or 64, 128, 256 (2, 4, 8 per lane).
-      const int hd = a.p.i[2];
-      if (d.block[0] % 32 != 0 || d.block[0] > 1024) return cudaErrorInvalidValue;
-      if (hd <= 32) {
-        launch_attention<1>(a, grid, block, stream);
-      } else if (hd == 64) {
-        launch_attention<2>(a, grid, block, stream);
-      } else if (hd == 128) {
-        launch_attention<4>(a, grid, block, stream);
-      } else if (hd == 256) {
-        launch_attention<8>(a, grid, block, stream);
+      const size_t smem = static_cast<size_t>(cols + cols / GL_QK8_0 * 4);
+      if (a.p.i[5] == GL_PROLOGUE_RMS_NORM) {
+        e = go(matvec_fused_kernel<GL_PROLOGUE_RMS_NORM>, grid, block, smem, stream, pdl, a);
+      } else if (a.p.i[5] == GL_PROLOGUE_SWIGLU) {
+        e = go(matvec_fused_kernel<GL_PROLOGUE_SWIGLU>, grid, block, smem, stream, pdl, a);
       } else {
         return cudaErrorInvalidValue;
       }
       break;
     }
-    case GL_K_SWIGLU: swiglu_kernel<<<grid, block, 0, stream>>>(a); break;
+    case GL_K_MATMUL:
+      if (a.p.i[3] == GL_W_Q8_0 && a.p.i[4] == GL_LAYOUT_Q8_SPLIT && a.p.i[0] % 32 == 0) {
+        e = go(matmul_q8_wmma_kernel, grid, block, 0, stream, pdl, a);
+      } else {
+        e = go(matmul_float_kernel, grid, block, 0, stream, pdl, a);
+      }
+      break;
+    case GL_K_ROPE_STORE: e = go(rope_store_kernel, grid, block, 0, stream, pdl, a); break;
+    case GL_K_ATTENTION: {
+      // Heads of 1..32 (one dimension per lane) or 64, 128, 256 (2, 4, 8 per lane).
+      const int hd = a.p.i[2];
+      if (d.block[0] % 32 != 0 || d.block[0] > 1024) return cudaErrorInvalidValue;
+      if (hd <= 32) {
+        e = launch_attention<1>(a, grid, block, stream, pdl);
+      } else if (hd == 64) {
+        e = launch_attention<2>(a, grid, block, stream, pdl);
+      } else if (hd == 128) {
+        e = launch_attention<4>(a, grid, block, stream, pdl);
+      } else if (hd == 256) {
+        e = launch_attention<8>(a, grid, block, stream, pdl);
+      } else {
+        return cudaErrorInvalidValue;
+      }
+      break;
+    }
+    case GL_K_SWIGLU: e = go(swiglu_kernel, grid, block, 0, stream, pdl, a); break;
     default: return cudaErrorInvalidValue;
   }
-  return cudaGetLastError();
+  return e != cudaSuccess ? e : cudaGetLastError();
 }
 
 cudaError_t launch_read(const uint8_t* data, uint64_t bytes, unsigned* sink, int grid, cudaStream_t stream) {

@@ -7,10 +7,12 @@
 
 namespace ghostline::cuda {
 
-// Enqueues `d` on `stream`; bases[i] is the device address of buffer i.
-// Returns the launch's error (cudaGetLastError), cudaErrorInvalidValue for an
+// Enqueues `d` on `stream`; bases[i] is the device address of buffer i. With
+// `pdl`, it may start while the kernel before it finishes (programmatic
+// dependent launch: each kernel waits for its predecessor before touching
+// activations). Returns the launch's error, cudaErrorInvalidValue for an
 // unknown kernel or layout.
-cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream);
+cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, bool pdl);
 
 // A streaming read of `bytes` at `data` (16-byte aligned, a multiple of 16):
 // every byte is loaded once; per-block results go to `sink` (grid floats).

@@ -1,5 +1,6 @@
 #include "gpu/dispatch_planner.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
@@ -16,6 +17,7 @@ const char* kernel_name(uint32_t kernel) {
     case GL_K_ROPE_STORE: return "rope_store_kv";
     case GL_K_ATTENTION: return "attention";
     case GL_K_SWIGLU: return "swiglu";
+    case GL_K_MATVEC_FUSED: return "matvec_fused";
   }
   return "?";
 }
@@ -36,7 +38,7 @@ class Planner {
     out_.replayable = n == 1;
     size_t next_end = 0;
     for (size_t i = 0; i < p_.ops.size(); i++) {
-      while (next_end < p_.layer_ends.size() && p_.layer_ends[next_end] == i) {
+      while (next_end < p_.layer_ends.size() && p_.layer_ends[next_end] <= i) {
         out_.layer_ends.push_back(out_.dispatches.size());
         next_end++;
       }
@@ -73,6 +75,70 @@ class Planner {
            next.weights[0]->type == TensorType::Q8_0;
   }
 
+  // True when a later op (from ops[j] on) reads activation `a` before something rewrites it.
+  bool read_later(size_t j, Act a) const {
+    for (; j < p_.ops.size(); j++) {
+      const Op& o = p_.ops[j];
+      const bool reads = ((o.kind == OpKind::RmsNorm || o.kind == OpKind::MatMul) && o.src == a) ||
+                         (o.kind == OpKind::SwiGlu && (a == Act::HB || a == Act::HB2)) ||
+                         ((o.kind == OpKind::Rope || o.kind == OpKind::StoreKv) && (a == Act::Q || a == Act::K || a == Act::V)) ||
+                         (o.kind == OpKind::Attention && a == Act::Q);
+      if (reads) return true;
+      bool writes = (o.kind == OpKind::RmsNorm || o.kind == OpKind::Embed) && o.dst == a;
+      for (int k = 0; o.kind == OpKind::MatMul && !o.accumulate && k < o.n_weights; k++) writes = writes || o.outs[k] == a;
+      if (writes) return false;
+    }
+    return false;
+  }
+
+  // True when op i (one row of `a`, `width` wide, made by a norm or SwiGLU) can be
+  // folded into the prologue of the one-token Q8_0 product at op i + 1.
+  bool fusable_into_next(size_t i, Act a, int64_t width) const {
+    if (!o_.fuse_matvec_prologue || i + 1 >= p_.ops.size() || p_.ops[i].n_rows != 1) return false;
+    if (width % GL_QK8_0 != 0 || width > GL_MATVEC_FUSED_MAX_COLS) return false;
+    const Op& next = p_.ops[i + 1];
+    if (next.kind != OpKind::MatMul || next.src != a || next.src_row != 0 || next.n_rows != 1) return false;
+    // Blocks read the prologue's inputs while others write the product: they must not meet.
+    const Op& op = p_.ops[i];
+    for (int k = 0; k < next.n_weights; k++) {
+      if (next.weights[k]->type != TensorType::Q8_0 || next.weights[k]->cols != width) return false;
+      const Act out = next.outs[k];
+      if (op.kind == OpKind::RmsNorm ? out == op.src : out == Act::HB || out == Act::HB2) return false;
+    }
+    return !read_later(i + 2, a);
+  }
+
+  // One GL_K_MATVEC_FUSED for the product op `mm`, its input made from `src` and `aux`.
+  void plan_matvec_fused(const Op& mm, int32_t prologue, uint64_t src, uint32_t aux_buffer, uint64_t aux, float eps) {
+    const int64_t warps = o_.matvec_fused_warps;
+    int64_t total_rows = 0;
+    for (int k = 0; k < mm.n_weights; k++) total_rows += mm.weights[k]->rows;
+    // Each block recomputes the prologue: give a warp several rows rather than
+    // launching many times more blocks than the GPU holds at once.
+    const int64_t per_warp = std::max<int64_t>(1, (total_rows + warps * o_.matvec_fused_blocks - 1) /
+                                                      (warps * o_.matvec_fused_blocks));
+    const int64_t rpb = warps * per_warp;
+    Dispatch& d = add(GL_K_MATVEC_FUSED, blocks_for(total_rows, rpb), 1, static_cast<uint32_t>(32 * warps));
+    bind(d, 0, GL_BUF_ACT, src);
+    bind(d, 1, aux_buffer, aux);
+    bind(d, 2, GL_BUF_ACT, src);  // unused
+    for (int k = 0; k < mm.n_weights; k++) {
+      const WeightPlace& w = dp_.weight(*mm.weights[k]);
+      bind(d, static_cast<uint32_t>(3 + 2 * k), GL_BUF_WEIGHTS, w.offset);
+      bind(d, static_cast<uint32_t>(4 + 2 * k), GL_BUF_ACT, dp_.act_row(mm.outs[k], 0));
+      d.params.i[1 + k] = static_cast<int32_t>(w.rows);
+    }
+    const WeightPlace& w0 = dp_.weight(*mm.weights[0]);
+    d.params.i[0] = static_cast<int32_t>(w0.cols);
+    d.params.i[4] = mm.n_weights;
+    d.params.i[5] = prologue;
+    d.params.i[6] = static_cast<int32_t>(w0.layout);
+    d.params.i[7] = mm.accumulate ? 1 : 0;
+    d.params.f[0] = eps;
+    d.params.rows_per_block = static_cast<int32_t>(rpb);
+    quantized_for_ = -1;  // the scratch holds nothing of this
+  }
+
   size_t plan_op(size_t i) {
     const Op& op = p_.ops[i];
     const LlamaHparams& hp = dp_.hp;
@@ -91,6 +157,11 @@ class Planner {
       }
       case OpKind::RmsNorm: {
         const int64_t width = dp_.plan.act_width(op.dst);
+        if (fusable_into_next(i, op.dst, width)) {
+          plan_matvec_fused(p_.ops[i + 1], GL_PROLOGUE_RMS_NORM, dp_.act_row(op.src, op.src_row), GL_BUF_CONST,
+                            dp_.norm(op.norm), hp.rms_eps);
+          return i + 1;
+        }
         Dispatch& d = add(GL_K_RMS_NORM, static_cast<uint32_t>(op.n_rows), 1, 256);
         bind(d, 0, GL_BUF_ACT, dp_.act_row(op.src, op.src_row));
         bind(d, 1, GL_BUF_CONST, dp_.norm(op.norm));
@@ -154,6 +225,11 @@ class Planner {
       }
       case OpKind::SwiGlu: {
         const int64_t width = dp_.plan.act_width(Act::HB);
+        if (fusable_into_next(i, Act::HB, width)) {
+          plan_matvec_fused(p_.ops[i + 1], GL_PROLOGUE_SWIGLU, dp_.act_row(Act::HB, 0), GL_BUF_ACT,
+                            dp_.act_row(Act::HB2, 0), 0.0f);
+          return i + 1;
+        }
         Dispatch& d = add(GL_K_SWIGLU, blocks_for(width, 256), static_cast<uint32_t>(op.n_rows), 256);
         bind(d, 0, GL_BUF_ACT, dp_.act_row(Act::HB, 0));
         bind(d, 1, GL_BUF_ACT, dp_.act_row(Act::HB2, 0));

@@ -27,6 +27,11 @@ struct DispatchList {
 struct PlannerOptions {
   int matvec_rows_per_block = 4;  // warps (SIMD groups) per matrix-vector block, one row each
   int attention_decode_threads = 1024;  // threads per (head) block when one row attends
+  // One-token products absorb the RMSNorm or SwiGLU before them (GL_K_MATVEC_FUSED),
+  // where the executor supports it; GpuBackend clears this where it does not.
+  bool fuse_matvec_prologue = true;
+  int matvec_fused_warps = 8;     // warps per fused block
+  int matvec_fused_blocks = 528;  // blocks aimed at: each recomputes the prologue, so not one per few rows
 };
 
 // Fills `out` (reusing its storage) with the dispatches for `program`.

@@ -37,6 +37,9 @@ class Executor {
   virtual std::string device() const = 0;  // the device in words
   // The weight placement this executor runs.
   virtual WeightPlacement placement() const = 0;
+  // Whether it runs `kernel`: every executor runs the ids below GL_K_COUNT; the
+  // planner uses an optional (fused) kernel only where this says so.
+  virtual bool supports(uint32_t kernel) const { return kernel < GL_K_COUNT; }
 
   // Creates every buffer of the plan. Called once; a second call throws.
   virtual void allocate(const DeviceBufferSpec (&buffers)[GL_BUF_COUNT]) = 0;

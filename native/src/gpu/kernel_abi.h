@@ -83,8 +83,28 @@ enum gl_kernel {
    * b0 HB, b1 HB2, b2 quant plane, b3 scale plane. i0 width, i1 quantize.
    * grid (ceil(width / 256), n_rows), block (256). */
   GL_K_SWIGLU = 7,
-  GL_K_COUNT = 8
+  GL_K_COUNT = 8, /* the kernels above: every executor provides them */
+  /* Optional kernels, planned only for an executor whose supports() reports them. */
+
+  /* Matrix-vector (one token) of up to three Q8_0 matrices whose input each block
+   * makes for itself from the op before it, which then needs no dispatch of its own:
+   * prologue 1, RMSNorm: x = src / rms(src) * b1 (f0 eps);
+   * prologue 2, SwiGLU: x = silu(src) * b1.
+   * x is quantized to Q8_0 as GL_K_QUANTIZE would; neither x nor its quants are
+   * stored (the planner fuses only where nothing reads them later).
+   * b0 src row (cols floats), b1 norm weight or second SwiGLU input, b2 unused, then
+   * (matrix, out) pairs b3/b4, b5/b6, b7/b8 as GL_K_MATVEC. i0 cols (a multiple of 32,
+   * at most GL_MATVEC_FUSED_MAX_COLS), i1..i3 rows of each matrix, i4 n_matrices,
+   * i5 prologue, i6 layout, i7 accumulate; f0 eps. A block covers rows_per_block
+   * consecutive rows of the matrices taken together, its warp w the rows w, w + warps, ...
+   * grid (ceil(total rows / rows per block)), block (32 * warps, up to 1024). */
+  GL_K_MATVEC_FUSED = 8,
+  GL_K_ALL = 9
 };
+
+#define GL_PROLOGUE_RMS_NORM 1
+#define GL_PROLOGUE_SWIGLU 2
+#define GL_MATVEC_FUSED_MAX_COLS 16384 /* its Q8_0 input lives in a block's shared memory */
 
 #define GL_MM_TILE 64    /* output tile of the matrix-matrix kernel: 64 rows x 64 tokens */
 #define GL_MM_THREADS 128

@@ -59,6 +59,17 @@ struct MatrixView {
 
 float silu_mul(float a, float b) { return a / (1.0f + std::exp(-a)) * b; }
 
+// Row r of a Q8_0 matrix times Q8_0 activations, summed block by block as the GPUs do.
+float q8_row_dot(const MatrixView& w, int64_t r, const int8_t* xq, const float* xs) {
+  float sum = 0.0f;
+  for (int64_t blk = 0; blk < w.cols / GL_QK8_0; blk++) {
+    int32_t isum = 0;
+    for (int j = 0; j < GL_QK8_0; j++) isum += int32_t(w.quant(r, blk * GL_QK8_0 + j)) * xq[blk * GL_QK8_0 + j];
+    sum += float(isum) * (w.quant_scale(r, blk) * xs[blk]);
+  }
+  return sum;
+}
+
 }  // namespace
 
 void ReferenceExecutor::allocate(const DeviceBufferSpec (&buffers)[GL_BUF_COUNT]) {
@@ -173,11 +184,7 @@ void ReferenceExecutor::run(const Dispatch* dispatches, size_t n, bool /*replaya
             auto* out = static_cast<float*>(bound(d, 4 + 2 * k));
             float sum = 0.0f;
             if (w.type == GL_W_Q8_0) {
-              for (int64_t blk = 0; blk < cols / GL_QK8_0; blk++) {
-                int32_t isum = 0;
-                for (int j = 0; j < GL_QK8_0; j++) isum += int32_t(w.quant(r, blk * GL_QK8_0 + j)) * xq[blk * GL_QK8_0 + j];
-                sum += float(isum) * (w.quant_scale(r, blk) * xs[blk]);
-              }
+              sum = q8_row_dot(w, r, xq, xs);
             } else {
               for (int64_t c = 0; c < cols; c++) sum += w.at(r, c) * x[c];
             }
@@ -312,6 +319,42 @@ void ReferenceExecutor::run(const Dispatch* dispatches, size_t n, bool /*replaya
                 quantize_block(a + t * width + e, q + t * width + e, s + (t * width + e) / GL_QK8_0);
               }
             }
+          }
+        }
+        break;
+      }
+      case GL_K_MATVEC_FUSED: {
+        if (!optional_kernels_) fail("matvec_fused was planned for an executor that does not run it");
+        const int64_t cols = p.i[0];
+        if (cols % GL_QK8_0 != 0 || cols > GL_MATVEC_FUSED_MAX_COLS) fail("matvec_fused of " + std::to_string(cols) + " columns");
+        const auto* src = static_cast<const float*>(bound(d, 0));
+        const auto* aux = static_cast<const float*>(bound(d, 1));
+        const int64_t total = int64_t(p.i[1]) + (p.i[4] > 1 ? p.i[2] : 0) + (p.i[4] > 2 ? p.i[3] : 0);
+        // The prologue, as each block makes it: the float input, then its Q8_0.
+        std::vector<float> x(static_cast<size_t>(cols)), xs(static_cast<size_t>(cols / GL_QK8_0));
+        std::vector<int8_t> xq(static_cast<size_t>(cols));
+        if (p.i[5] == GL_PROLOGUE_RMS_NORM) {
+          double ss = 0;
+          for (int64_t i = 0; i < cols; i++) ss += double(src[i]) * src[i];
+          const float scale = 1.0f / std::sqrt(float(ss / double(cols)) + p.f[0]);
+          for (int64_t i = 0; i < cols; i++) x[i] = src[i] * scale * aux[i];
+        } else if (p.i[5] == GL_PROLOGUE_SWIGLU) {
+          for (int64_t i = 0; i < cols; i++) x[i] = silu_mul(src[i], aux[i]);
+        } else {
+          fail("matvec_fused with unknown prologue " + std::to_string(p.i[5]));
+        }
+        for (int64_t b = 0; b < cols / GL_QK8_0; b++) quantize_block(&x[b * GL_QK8_0], &xq[b * GL_QK8_0], &xs[b]);
+        for (uint32_t b = 0; b < d.grid[0]; b++) {
+          for (int64_t row = int64_t(b) * p.rows_per_block; row < std::min<int64_t>(total, int64_t(b + 1) * p.rows_per_block);
+               row++) {
+            int k = 0;
+            int64_t r = row;
+            while (r >= p.i[1 + k]) r -= p.i[1 + k++];
+            const MatrixView w{static_cast<const uint8_t*>(bound(d, 3 + 2 * k)), p.i[1 + k], cols, GL_W_Q8_0,
+                               uint32_t(p.i[6])};
+            auto* out = static_cast<float*>(bound(d, 4 + 2 * k));
+            const float sum = q8_row_dot(w, r, xq.data(), xs.data());
+            out[r] = p.i[7] ? out[r] + sum : sum;
           }
         }
         break;

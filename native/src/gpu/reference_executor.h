@@ -14,11 +14,15 @@ namespace ghostline::gpu {
 
 class ReferenceExecutor final : public Executor {
  public:
-  explicit ReferenceExecutor(WeightPlacement placement = WeightPlacement::CopySplitQ8) : placement_(placement) {}
+  // `optional_kernels`: also run the ids from GL_K_COUNT on (the fused kernels),
+  // so that the planner plans them; without it the plan is the one every executor runs.
+  explicit ReferenceExecutor(WeightPlacement placement = WeightPlacement::CopySplitQ8, bool optional_kernels = false)
+      : placement_(placement), optional_kernels_(optional_kernels) {}
 
   std::string name() const override { return "reference"; }
   std::string device() const override { return "host reference executor"; }
   WeightPlacement placement() const override { return placement_; }
+  bool supports(uint32_t kernel) const override { return kernel < (optional_kernels_ ? GL_K_ALL : GL_K_COUNT); }
   void allocate(const DeviceBufferSpec (&buffers)[GL_BUF_COUNT]) override;
   void upload(uint32_t buffer, uint64_t offset, const void* src, uint64_t bytes) override;
   void write(uint32_t buffer, uint64_t offset, const void* src, uint64_t bytes) override;
@@ -31,6 +35,7 @@ class ReferenceExecutor final : public Executor {
   void* bound(const Dispatch& d, uint32_t i);
 
   WeightPlacement placement_;
+  bool optional_kernels_;
   std::vector<uint8_t> storage_[GL_BUF_COUNT];
   uint8_t* base_[GL_BUF_COUNT] = {};
   uint64_t size_[GL_BUF_COUNT] = {};
