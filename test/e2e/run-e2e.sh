@@ -68,7 +68,8 @@ ext_dir=$run_dir/extensions/ghostline.ghostline-$version
 mkdir -p "$ext_dir"
 (cd "$run_dir" && unzip -q "$repo/$vsix" 'extension/*' -d unpacked && cp -r unpacked/extension/. "$ext_dir/")
 cp -r test/e2e/fixture/. "$run_dir/workspace/"
-# Quick suggestions off, so ghost text renders inside the editor's view lines (no suggest widget in front of it).
+# Quick suggestions off, so ghost text renders inside the editor's view lines (no suggest widget in front of it);
+# one-line suggestions, so the accepted text can be read back from one view line.
 cat >"$run_dir/user/User/settings.json" <<'JSON'
 {
   "editor.quickSuggestions": { "other": "off", "comments": "off", "strings": "off" },
@@ -85,7 +86,8 @@ cat >"$run_dir/user/User/settings.json" <<'JSON'
   "extensions.autoUpdate": false,
   "files.autoSave": "off",
   "ghostline.debounceMs": 50,
-  "ghostline.maxTokens": 24
+  "ghostline.maxTokens": 24,
+  "ghostline.multiLine": "singleLine"
 }
 JSON
 
