@@ -2,6 +2,7 @@
  * The same measurements on llama.cpp, through node-llama-cpp's prebuilt CPU
  * binaries (a development dependency), on the same file and thread count.
  */
+import { packageRoot } from "../native/loadAddon";
 import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
 
 export async function benchLlamaCpp(modelPath: string, nVocab: number, plan: BenchPlan): Promise<EngineTiming> {
@@ -55,8 +56,10 @@ export async function benchLlamaCpp(modelPath: string, nVocab: number, plan: Ben
 
 async function packageVersion(): Promise<string> {
   try {
-    const { createRequire } = await import("node:module");
-    return (createRequire(__filename)("node-llama-cpp/package.json") as { version: string }).version;
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const file = path.join(packageRoot(), "node_modules", "node-llama-cpp", "package.json");
+    return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
   } catch {
     return "?";
   }
