@@ -1,5 +1,11 @@
 #include "cpu/attention_f16.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 warns about the undefined upper lanes inside its own AVX-512 conversion intrinsics.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 #include <cmath>
 
 #include "common/fp16.h"
@@ -23,6 +29,12 @@ struct HalfOps {
   void (*axpy)(float a, const uint16_t* v, float* y, int64_t n);    // y += a * float(v)
   void (*round_half)(float* x, int64_t n);                          // x = float(half(x))
   void (*to_half)(const float* x, uint16_t* y, int64_t n);          // y = half(x)
+  // Scores or weighted values for up to kGroupHeads heads at once, loading and
+  // converting each key and value row once for all of them; null where absent.
+  bool (*group_scores)(const float* q16, int n_heads, const uint16_t* k, int64_t stride, int64_t n_kv, int64_t hd,
+                       float* scores, int64_t scores_stride);
+  bool (*group_values)(const float* p, int n_heads, int64_t p_stride, const uint16_t* v, int64_t stride, int64_t n_kv,
+                       int64_t hd, float* out);
 };
 
 float dot_generic(const float* q, const uint16_t* k, int64_t n) {
@@ -100,6 +112,91 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void axpy_avx512(float a, const
   axpy_f16c(a, v + i, y + i, n - i);
 }
 
+// The group kernels keep every head's query (scores) or output (values) in
+// registers for the whole run of keys: the sums are formed in the same order
+// as dot_avx512 and axpy_avx512 form them, so the results are bit-identical.
+template <int HD16, int G>
+__attribute__((target("avx512f,avx2,fma,f16c"))) void scores_avx512(const float* q16, const uint16_t* k, int64_t stride,
+                                                                    int64_t n_kv, float* scores, int64_t scores_stride) {
+  __m512 q[G][HD16];
+  for (int g = 0; g < G; g++)
+    for (int c = 0; c < HD16; c++) q[g][c] = _mm512_loadu_ps(q16 + g * HD16 * 16 + c * 16);
+  for (int64_t j = 0; j < n_kv; j++) {
+    const uint16_t* kj = k + j * stride;
+    __m512 kz[HD16];
+    for (int c = 0; c < HD16; c++) kz[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kj + c * 16)));
+    for (int g = 0; g < G; g++) {
+      __m512 acc = _mm512_setzero_ps();
+      for (int c = 0; c < HD16; c++) acc = _mm512_fmadd_ps(q[g][c], kz[c], acc);
+      scores[g * scores_stride + j] = _mm512_reduce_add_ps(acc);
+    }
+  }
+}
+
+template <int HD16, int G>
+__attribute__((target("avx512f,avx2,fma,f16c"))) void values_avx512(const float* p, int64_t p_stride, const uint16_t* v,
+                                                                    int64_t stride, int64_t n_kv, float* out) {
+  __m512 acc[G][HD16];
+  for (int g = 0; g < G; g++)
+    for (int c = 0; c < HD16; c++) acc[g][c] = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n_kv; j++) {
+    const uint16_t* vj = v + j * stride;
+    __m512 vz[HD16];
+    for (int c = 0; c < HD16; c++) vz[c] = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vj + c * 16)));
+    for (int g = 0; g < G; g++) {
+      const __m512 pj = _mm512_set1_ps(p[g * p_stride + j]);
+      for (int c = 0; c < HD16; c++) acc[g][c] = _mm512_fmadd_ps(pj, vz[c], acc[g][c]);
+    }
+  }
+  for (int g = 0; g < G; g++)
+    for (int c = 0; c < HD16; c++) _mm512_storeu_ps(out + g * HD16 * 16 + c * 16, acc[g][c]);
+}
+
+// Dispatch on the head size (64 or 128) and the number of heads; false for shapes it does not cover.
+bool group_scores_avx512(const float* q16, int n_heads, const uint16_t* k, int64_t stride, int64_t n_kv, int64_t hd,
+                         float* scores, int64_t scores_stride) {
+  if (hd == 64) {
+    switch (n_heads) {
+      case 1: scores_avx512<4, 1>(q16, k, stride, n_kv, scores, scores_stride); return true;
+      case 2: scores_avx512<4, 2>(q16, k, stride, n_kv, scores, scores_stride); return true;
+      case 3: scores_avx512<4, 3>(q16, k, stride, n_kv, scores, scores_stride); return true;
+      case 4: scores_avx512<4, 4>(q16, k, stride, n_kv, scores, scores_stride); return true;
+    }
+  } else if (hd == 128) {
+    for (int g = 0; g < n_heads; g += 2) {
+      if (n_heads - g >= 2) {
+        scores_avx512<8, 2>(q16 + g * hd, k, stride, n_kv, scores + g * scores_stride, scores_stride);
+      } else {
+        scores_avx512<8, 1>(q16 + g * hd, k, stride, n_kv, scores + g * scores_stride, scores_stride);
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+bool group_values_avx512(const float* p, int n_heads, int64_t p_stride, const uint16_t* v, int64_t stride, int64_t n_kv,
+                         int64_t hd, float* out) {
+  if (hd == 64) {
+    switch (n_heads) {
+      case 1: values_avx512<4, 1>(p, p_stride, v, stride, n_kv, out); return true;
+      case 2: values_avx512<4, 2>(p, p_stride, v, stride, n_kv, out); return true;
+      case 3: values_avx512<4, 3>(p, p_stride, v, stride, n_kv, out); return true;
+      case 4: values_avx512<4, 4>(p, p_stride, v, stride, n_kv, out); return true;
+    }
+  } else if (hd == 128) {
+    for (int g = 0; g < n_heads; g += 2) {
+      if (n_heads - g >= 2) {
+        values_avx512<8, 2>(p + g * p_stride, p_stride, v, stride, n_kv, out + g * hd);
+      } else {
+        values_avx512<8, 1>(p + g * p_stride, p_stride, v, stride, n_kv, out + g * hd);
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
 // F16C by its CPUID bit: not every compiler's __builtin_cpu_supports knows its name.
 bool has_f16c() {
   unsigned a, b, c, d;
@@ -109,9 +206,9 @@ bool has_f16c() {
 HalfOps pick() {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
-  if (avx2 && __builtin_cpu_supports("avx512f")) return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c};
-  if (avx2) return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c};
-  return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic};
+  if (avx2 && __builtin_cpu_supports("avx512f")) return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c, group_scores_avx512, group_values_avx512};
+  if (avx2) return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c, nullptr, nullptr};
+  return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic, nullptr, nullptr};
 }
 #elif defined(__aarch64__)
 float dot_neon(const float* q, const uint16_t* k, int64_t n) {
@@ -143,9 +240,9 @@ void to_half_neon(const float* x, uint16_t* y, int64_t n) {
   for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
   for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
-HalfOps pick() { return {"neon", dot_neon, axpy_neon, round_neon, to_half_neon}; }
+HalfOps pick() { return {"neon", dot_neon, axpy_neon, round_neon, to_half_neon, nullptr, nullptr}; }
 #else
-HalfOps pick() { return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic}; }
+HalfOps pick() { return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic, nullptr, nullptr}; }
 #endif
 
 const HalfOps& ops() {
@@ -155,16 +252,14 @@ const HalfOps& ops() {
 
 }  // namespace
 
-void attend_head_f16(const float* q, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n_kv, int64_t hd,
-                     float scale, float* scores, float* q16, float* out) {
-  const HalfOps& h = ops();
-  for (int64_t i = 0; i < hd; i++) q16[i] = q[i];
-  h.round_half(q16, hd);
+namespace {
+
+// softmax(scale * scores) in place, then rounded to half as llama.cpp feeds them to the product with V.
+void softmax_to_half(const HalfOps& h, float* scores, int64_t n_kv, float scale) {
   float max_score = -INFINITY;
   for (int64_t j = 0; j < n_kv; j++) {
-    const float s = h.dot(q16, k + j * stride, hd) * scale;
-    scores[j] = s;
-    max_score = std::fmax(max_score, s);
+    scores[j] *= scale;
+    max_score = std::fmax(max_score, scores[j]);
   }
   float sum = 0;
   for (int64_t j = 0; j < n_kv; j++) {
@@ -174,8 +269,28 @@ void attend_head_f16(const float* q, const uint16_t* k, const uint16_t* v, int64
   const float inv = 1.0f / sum;
   for (int64_t j = 0; j < n_kv; j++) scores[j] *= inv;
   h.round_half(scores, n_kv);
-  for (int64_t i = 0; i < hd; i++) out[i] = 0;
-  for (int64_t j = 0; j < n_kv; j++) h.axpy(scores[j], v + j * stride, out, hd);
+}
+
+}  // namespace
+
+void attend_heads_f16(const float* q, int n_heads, const uint16_t* k, const uint16_t* v, int64_t stride, int64_t n_kv,
+                      int64_t hd, float scale, float* scores, int64_t scores_stride, float* q16, float* out) {
+  const HalfOps& h = ops();
+  for (int64_t i = 0; i < n_heads * hd; i++) q16[i] = q[i];
+  h.round_half(q16, n_heads * hd);
+  if (!h.group_scores || !h.group_scores(q16, n_heads, k, stride, n_kv, hd, scores, scores_stride)) {
+    for (int g = 0; g < n_heads; g++) {
+      for (int64_t j = 0; j < n_kv; j++) scores[g * scores_stride + j] = h.dot(q16 + g * hd, k + j * stride, hd);
+    }
+  }
+  for (int g = 0; g < n_heads; g++) softmax_to_half(h, scores + g * scores_stride, n_kv, scale);
+  if (!h.group_values || !h.group_values(scores, n_heads, scores_stride, v, stride, n_kv, hd, out)) {
+    for (int g = 0; g < n_heads; g++) {
+      float* o = out + g * hd;
+      for (int64_t i = 0; i < hd; i++) o[i] = 0;
+      for (int64_t j = 0; j < n_kv; j++) h.axpy(scores[g * scores_stride + j], v + j * stride, o, hd);
+    }
+  }
 }
 
 void store_row_f16(const float* src, uint16_t* dst, int64_t n) { ops().to_half(src, dst, n); }

@@ -35,8 +35,8 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
   quantized_.assign(static_cast<size_t>(plan.n_batch * (plan.max_matmul_cols() / GL_QK8_0 + 1)), gl_block_q8_0{});
   half_input_.assign(static_cast<size_t>(plan.n_batch * plan.max_matmul_cols()), 0.0f);
   accumulator_.assign(static_cast<size_t>(plan.n_batch * hp.dim), 0.0f);
-  scores_.assign(static_cast<size_t>(pool_.size()) * static_cast<size_t>(plan.n_ctx), 0.0f);
-  q16_.assign(static_cast<size_t>(pool_.size() * hp.head_dim), 0.0f);
+  scores_.assign(static_cast<size_t>(pool_.size() * cpu::kAttendGroupHeads) * static_cast<size_t>(plan.n_ctx), 0.0f);
+  q16_.assign(static_cast<size_t>(pool_.size() * cpu::kAttendGroupHeads * hp.head_dim), 0.0f);
   const size_t kv_elems = static_cast<size_t>(2 * plan.n_slots * plan.n_layer * plan.n_ctx * plan.kv_dim);
   if (plan.kv_type == TensorType::F16) {
     kv_f16_.assign(kv_elems, 0);
@@ -237,20 +237,28 @@ void CpuBackend::attention(const Op& op) {
   const size_t k0 = kv_offset(op.slot, op.layer, false);
   const size_t v0 = kv_offset(op.slot, op.layer, true);
   const bool half = plan_.kv_type == TensorType::F16;
-  const int64_t n_items = op.n_rows * hp.n_head;
+  // Work items: a row's query heads that share a KV head, a few at a time, so each
+  // key and value row is converted once for all of them (F16 cache).
+  const int64_t per_item = half ? std::min<int64_t>(group, cpu::kAttendGroupHeads) : 1;
+  const int64_t items_per_kv = (group + per_item - 1) / per_item;
+  const int64_t items_per_row = hp.n_head_kv * items_per_kv;
+  const int64_t n_items = op.n_rows * items_per_row;
   pool_.run([&](int thread, int n_threads) {
-    float* scores = scores_.data() + static_cast<size_t>(thread) * static_cast<size_t>(plan_.n_ctx);
-    float* q16 = q16_.data() + static_cast<size_t>(thread * hd);
+    const size_t stride = static_cast<size_t>(plan_.n_ctx);
+    float* scores = scores_.data() + static_cast<size_t>(thread * cpu::kAttendGroupHeads) * stride;
+    float* q16 = q16_.data() + static_cast<size_t>(thread * cpu::kAttendGroupHeads * hd);
     // Later rows attend over more keys: deal items round-robin to balance.
     for (int64_t item = thread; item < n_items; item += n_threads) {
-      const int64_t t = item / hp.n_head, h = item % hp.n_head;
-      const size_t head = static_cast<size_t>((h / group) * hd);
+      const int64_t t = item / items_per_row, kvh = (item % items_per_row) / items_per_kv;
+      const int64_t h = kvh * group + (item % items_per_kv) * per_item;
+      const int n_heads = static_cast<int>(std::min(per_item, (kvh + 1) * group - h));
+      const size_t head = static_cast<size_t>(kvh * hd);
       const float* q = act(Act::Q, t) + h * hd;
       float* out = act(Act::Att, t) + h * hd;
       const int64_t n_kv = op.pos0 + t + 1;
       if (half) {
-        cpu::attend_head_f16(q, kv_f16_.data() + k0 + head, kv_f16_.data() + v0 + head, plan_.kv_dim, n_kv, hd, scale,
-                             scores, q16, out);
+        cpu::attend_heads_f16(q, n_heads, kv_f16_.data() + k0 + head, kv_f16_.data() + v0 + head, plan_.kv_dim, n_kv,
+                              hd, scale, scores, plan_.n_ctx, q16, out);
       } else {
         cpu::attend_head(q, kv_f32_.data() + k0 + head, kv_f32_.data() + v0 + head, plan_.kv_dim, n_kv, hd, scale,
                          scores, out);
