@@ -14,6 +14,11 @@
  * continue from a cursor inside a word.
  */
 
+import { seededRandom } from "../../engine/explain/seededRandom";
+
+// The engine's seeded generator, so a corpus build is reproducible.
+export { seededRandom };
+
 export interface FimSplit {
   prefix: string;
   middle: string;
@@ -21,18 +26,6 @@ export interface FimSplit {
   /** Where the middle's tokenization breaks (0: tokenized whole). */
   cursor: number;
   mode: "lines" | "line-to-char" | "chars";
-}
-
-/** mulberry32: a tiny seeded generator, so a corpus build is reproducible. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function randInt(rand: () => number, lo: number, hiInclusive: number): number {
