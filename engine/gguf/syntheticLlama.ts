@@ -7,6 +7,7 @@
 import { GgmlType, GgufValueType, QK8_0, Q8_0_BLOCK_BYTES, ggmlTypeName, tensorBytes } from "./ggufFormat";
 import { decodeTensor } from "./ggufTensorData";
 import { GgufWriter } from "./ggufWriter";
+import { addLlamaMetadata } from "./llamaMetadata";
 import { encodeBf16, encodeF16, encodeF32, f32ToF16Bits, quantizeQ8_0 } from "./quantize";
 
 /** Tensor types per role; `byName` wins over the roles. */
@@ -87,13 +88,6 @@ export const TINYLLAMA_SPEC: SyntheticLlamaSpec = {
   normEps: 1e-5,
 };
 
-// llama_ftype values for general.file_type.
-const FILE_TYPE: Record<GgmlType, number> = {
-  [GgmlType.F32]: 0,
-  [GgmlType.F16]: 1,
-  [GgmlType.Q8_0]: 7,
-  [GgmlType.BF16]: 32,
-};
 
 // Token types of tokenizer.ggml.token_type (llama_token_type).
 const TOKEN_NORMAL = 1;
@@ -299,29 +293,7 @@ function produceTensor(plan: TensorPlan, seed: number, stream: number): Uint8Arr
 }
 
 function addMetadata(w: GgufWriter, p: SyntheticLlamaParams, matrixType: GgmlType): void {
-  w.addString("general.architecture", "llama");
-  w.addString("general.name", p.name);
-  w.addU32("general.file_type", FILE_TYPE[matrixType]);
-  if (matrixType === GgmlType.Q8_0) w.addU32("general.quantization_version", 2);
-  w.addU32("general.alignment", 32);
-  w.addU32("llama.context_length", p.ctx);
-  w.addU32("llama.embedding_length", p.dim);
-  w.addU32("llama.block_count", p.nLayers);
-  w.addU32("llama.feed_forward_length", p.ffnDim);
-  w.addU32("llama.attention.head_count", p.nHeads);
-  w.addU32("llama.attention.head_count_kv", p.nKvHeads);
-  if (p.headDim !== p.dim / p.nHeads) {
-    w.addU32("llama.attention.key_length", p.headDim);
-    w.addU32("llama.attention.value_length", p.headDim);
-  }
-  w.addU32("llama.rope.dimension_count", p.ropeDim);
-  w.addF32("llama.rope.freq_base", p.ropeFreqBase);
-  if (p.ropeScaleLinear !== 1) {
-    w.addString("llama.rope.scaling.type", "linear");
-    w.addF32("llama.rope.scaling.factor", p.ropeScaleLinear);
-  }
-  w.addF32("llama.attention.layer_norm_rms_epsilon", p.normEps);
-  w.addU32("llama.vocab_size", p.vocab);
+  addLlamaMetadata(w, { ...p, matrixType });
   addTokenizer(w, p.vocab);
 }
 

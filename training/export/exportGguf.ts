@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { GgmlType, GgufValueType, QK8_0, tensorBytes } from "../../engine/gguf/ggufFormat";
 import { readGgufHeader, type GgufArray } from "../../engine/gguf/ggufReader";
 import { GgufWriter } from "../../engine/gguf/ggufWriter";
+import { addLlamaMetadata } from "../../engine/gguf/llamaMetadata";
 import { encodeF16, encodeF32, f16BitsToF32, quantizeQ8_0 } from "../../engine/gguf/quantize";
 import { loadTokenizer } from "../../engine/tokenizer/tokenizer";
 
@@ -38,7 +39,6 @@ interface WeightsIndex {
 }
 
 // llama_ftype of general.file_type.
-const FILE_TYPE: Partial<Record<GgmlType, number>> = { [GgmlType.F32]: 0, [GgmlType.F16]: 1, [GgmlType.Q8_0]: 7 };
 
 export async function readTrainedWeights(dir: string): Promise<{ index: WeightsIndex; tensors: Map<string, { dims: number[]; values: Float32Array }> }> {
   const index: WeightsIndex = JSON.parse(fs.readFileSync(path.join(dir, "weights.json"), "utf8"));
@@ -76,22 +76,22 @@ export async function exportGguf(weightsDir: string, vocabPath: string, outPath:
   if (tok.nTokens !== c.vocab) throw new Error(`${vocabPath}: ${tok.nTokens} tokens, but the model was trained with ${c.vocab}`);
 
   const w = new GgufWriter();
-  w.addString("general.architecture", "llama");
-  w.addString("general.name", name);
+  addLlamaMetadata(w, {
+    name,
+    matrixType,
+    ctx: c.ctx,
+    dim: c.dim,
+    nLayers: c.n_layers,
+    ffnDim: c.ffn,
+    nHeads: c.n_heads,
+    nKvHeads: c.n_kv_heads,
+    headDim: c.head_dim,
+    ropeFreqBase: c.rope_base,
+    ropeScaleLinear: 1,
+    normEps: c.norm_eps,
+    vocab: c.vocab,
+  });
   w.addString("general.license", "MIT");
-  w.addU32("general.file_type", FILE_TYPE[matrixType]!);
-  if (matrixType === GgmlType.Q8_0) w.addU32("general.quantization_version", 2);
-  w.addU32("general.alignment", 32);
-  w.addU32("llama.context_length", c.ctx);
-  w.addU32("llama.embedding_length", c.dim);
-  w.addU32("llama.block_count", c.n_layers);
-  w.addU32("llama.feed_forward_length", c.ffn);
-  w.addU32("llama.attention.head_count", c.n_heads);
-  w.addU32("llama.attention.head_count_kv", c.n_kv_heads);
-  w.addU32("llama.rope.dimension_count", c.head_dim);
-  w.addF32("llama.rope.freq_base", c.rope_base);
-  w.addF32("llama.attention.layer_norm_rms_epsilon", c.norm_eps);
-  w.addU32("llama.vocab_size", c.vocab);
   // The vocabulary file's tokenizer, key for key with its stored types.
   for (const [key, value] of vocab.metadata) {
     if (!key.startsWith("tokenizer.")) continue;
