@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,7 +21,7 @@
 #include "common/error.h"
 #include "common/fp16.h"
 #include "cpu/read_bandwidth.h"
-#include "gguf_builder.h"
+#include "llama_builder.h"
 #include "runtime/context.h"
 #ifdef GHOSTLINE_WITH_CUDA
 #include "cuda/cuda_backend.h"
@@ -31,9 +32,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Shape {
-  int64_t dim = 2048, n_layer = 22, n_head = 32, n_head_kv = 4, n_ff = 5632, n_vocab = 32000, n_ctx = 2048;
-};
 
 // Random Q8_0 blocks with scales that keep activations in a sane range; fast
 // enough (xorshift, no float quantization) for a 1.1 GB model.
@@ -54,43 +52,19 @@ std::vector<uint8_t> random_q8(int64_t rows, int64_t cols, uint64_t& state) {
   return out;
 }
 
-std::vector<uint8_t> tinyllama_gguf(const Shape& s) {
-  gguf_test::GgufBuilder b;
-  const int64_t hd = s.dim / s.n_head;
-  b.add_string("general.architecture", "llama");
-  b.add_string("general.name", "tinyllama-shaped-synthetic");
-  b.add_u32("llama.context_length", static_cast<uint32_t>(s.n_ctx));
-  b.add_u32("llama.embedding_length", static_cast<uint32_t>(s.dim));
-  b.add_u32("llama.block_count", static_cast<uint32_t>(s.n_layer));
-  b.add_u32("llama.feed_forward_length", static_cast<uint32_t>(s.n_ff));
-  b.add_u32("llama.attention.head_count", static_cast<uint32_t>(s.n_head));
-  b.add_u32("llama.attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
-  b.add_u32("llama.rope.dimension_count", static_cast<uint32_t>(hd));
-  b.add_f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
-  uint64_t state = 0x9E3779B97F4A7C15ull;
-  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
-    b.add_tensor(name, {cols, rows}, 8, random_q8(rows, cols, state));
-  };
-  auto ones = [&](const std::string& name) {
-    std::vector<float> v(static_cast<size_t>(s.dim), 1.0f);
-    b.add_tensor(name, {s.dim}, 0, gguf_test::f32_bytes(v));
-  };
-  matrix("token_embd.weight", s.dim, s.n_vocab);
-  ones("output_norm.weight");
-  matrix("output.weight", s.dim, s.n_vocab);
-  for (int64_t l = 0; l < s.n_layer; l++) {
-    const std::string p = "blk." + std::to_string(l) + ".";
-    ones(p + "attn_norm.weight");
-    matrix(p + "attn_q.weight", s.dim, s.dim);
-    matrix(p + "attn_k.weight", s.dim, s.n_head_kv * hd);
-    matrix(p + "attn_v.weight", s.dim, s.n_head_kv * hd);
-    matrix(p + "attn_output.weight", s.dim, s.dim);
-    ones(p + "ffn_norm.weight");
-    matrix(p + "ffn_gate.weight", s.dim, s.n_ff);
-    matrix(p + "ffn_up.weight", s.dim, s.n_ff);
-    matrix(p + "ffn_down.weight", s.n_ff, s.dim);
-  }
-  return b.build();
+// TinyLlama-1.1B's shape with random weights.
+test::LlamaShape tinyllama_shape() {
+  test::LlamaShape s;
+  s.dim = 2048;
+  s.n_layer = 22;
+  s.n_head = 32;
+  s.n_head_kv = 4;
+  s.n_ff = 5632;
+  s.n_vocab = 32000;
+  s.n_ctx = 2048;
+  auto state = std::make_shared<uint64_t>(0x9E3779B97F4A7C15ull);
+  s.matrix_bytes = [state](int64_t cols, int64_t rows) { return random_q8(rows, cols, *state); };
+  return s;
 }
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -105,7 +79,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   std::string backend_name = "auto";
   int n_prompt = 512, n_gen = 128, threads = 0, runs = 3;
-  Shape shape;
+  test::LlamaShape shape = tinyllama_shape();
   TensorType kv = TensorType::F16;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -123,7 +97,7 @@ int main(int argc, char** argv) {
   }
   try {
     const auto t_build = Clock::now();
-    const std::vector<uint8_t> bytes = tinyllama_gguf(shape);
+    const std::vector<uint8_t> bytes = test::build_llama(shape, 1);
     auto model = LlamaModel::from_gguf(GgufFile::from_memory(bytes.data(), bytes.size(), "tinyllama-synthetic.gguf"));
     std::printf("model: TinyLlama-shaped Q8_0, %lld layers, %.3f GiB file, built in %.1f s\n",
                 static_cast<long long>(shape.n_layer), double(bytes.size()) / (1u << 30), seconds_since(t_build));

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -33,6 +34,9 @@ struct LlamaShape {
   std::string misshapen_tensor;   // give this matrix one row too many
   uint32_t odd_type_tensor_type = 0;
   std::string odd_type_tensor;    // store this tensor's info with odd_type_tensor_type
+  // Makes every matrix's bytes (of matrix_type) instead of quantizing normal
+  // random values: benchmarks use it to build 1 GB models quickly.
+  std::function<std::vector<uint8_t>(int64_t cols, int64_t rows)> matrix_bytes;
 };
 
 inline std::vector<uint8_t> encode(TensorType type, const std::vector<float>& values) {
@@ -86,7 +90,8 @@ std::vector<uint8_t> build_llama(const LlamaShape& s, uint32_t seed, Mutate muta
   auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, TensorType type) {
     if (name == s.omit_tensor) return;
     if (name == s.misshapen_tensor) rows++;
-    std::vector<uint8_t> data = encode(type, random(cols * rows, 1.0f / std::sqrt(float(cols))));
+    std::vector<uint8_t> data =
+        s.matrix_bytes ? s.matrix_bytes(cols, rows) : encode(type, random(cols * rows, 1.0f / std::sqrt(float(cols))));
     if (name == s.odd_type_tensor) {
       b.add_tensor(name, {cols, rows}, s.odd_type_tensor_type, data);  // bytes need not fit the type
       return;
