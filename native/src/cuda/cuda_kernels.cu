@@ -44,6 +44,22 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // One Q8_0 block of 32 values, one per lane, quantized as the CPU does: the
 // scale d = max|x| / 127 is stored through half, q = round(x / d).
+// Block-wide sum of doubles through `partial` (one slot per warp); every
+// thread gets the total.
+__device__ __forceinline__ double block_sum(double v, double* partial) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    double r = lane < n_warps ? partial[lane] : 0.0;
+    for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
+    if (lane == 0) partial[0] = r;
+  }
+  __syncthreads();
+  return partial[0];
+}
+
 __device__ __forceinline__ void quantize_warp(float x, int8_t* q, float* scale, int lane) {
   const float amax = warp_max(fabsf(x));
   const float d = amax / 127.0f;
@@ -112,16 +128,7 @@ __global__ void rms_norm_kernel(Args a) {
   } else {
     for (int i = threadIdx.x; i < n; i += nt) ss += double(src[i]) * src[i];
   }
-  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-  if (lane == 0) partial[warp] = ss;
-  __syncthreads();
-  if (warp == 0) {
-    double r = lane < n_warps ? partial[lane] : 0.0;
-    for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
-    if (lane == 0) partial[0] = r;
-  }
-  __syncthreads();
-  const float scale = 1.0f / sqrtf(float(partial[0] / double(n)) + a.p.f[0]);
+  const float scale = 1.0f / sqrtf(float(block_sum(ss, partial) / double(n)) + a.p.f[0]);
   int8_t* q = reinterpret_cast<int8_t*>(a.b[3]) + static_cast<int64_t>(t) * n;
   float* qs = reinterpret_cast<float*>(a.b[4]) + static_cast<int64_t>(t) * (n / GL_QK8_0);
   if (in_registers) {
@@ -285,16 +292,7 @@ __global__ void __launch_bounds__(1024) matvec_fused_kernel(Args a) {
 #pragma unroll
       for (int u = 0; u < kSteps; u++) ss += double(v[u]) * v[u];
     }
-    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-    if (lane == 0) partial[warp] = ss;
-    __syncthreads();
-    if (warp == 0) {
-      double r = lane < n_warps ? partial[lane] : 0.0;
-      for (int o = 16; o > 0; o >>= 1) r += __shfl_xor_sync(0xffffffffu, r, o);
-      if (lane == 0) partial[0] = r;
-    }
-    __syncthreads();
-    scale = 1.0f / sqrtf(float(partial[0] / double(cols)) + a.p.f[0]);
+    scale = 1.0f / sqrtf(float(block_sum(ss, partial) / double(cols)) + a.p.f[0]);
   }
   for (int64_t i0 = threadIdx.x; i0 < cols; i0 += int64_t(kSteps) * nt) {
     float v[kSteps], w[kSteps];
