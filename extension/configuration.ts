@@ -68,7 +68,7 @@ export interface ReadResult {
   notes: string[];
 }
 
-const BACKENDS: readonly BackendChoice[] = ["auto", "metal", "cuda", "cpu"];
+const BACKENDS: readonly BackendChoice[] = ["auto", "metal", "cuda", "webgpu", "cpu"];
 const POLICIES: readonly MultiLinePolicy[] = ["auto", "singleLine"];
 
 /** Reads `ghostline.*`; `trusted` is vscode.workspace.isTrusted. */

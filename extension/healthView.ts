@@ -33,7 +33,7 @@ export const COMMAND_LINKS: { title: string; command: string }[] = [
 ];
 
 export function backendLabel(backend: string): string {
-  const known: Record<string, string> = { cpu: "CPU", metal: "Metal", cuda: "CUDA", vulkan: "Vulkan", auto: "Auto" };
+  const known: Record<string, string> = { cpu: "CPU", metal: "Metal", cuda: "CUDA", webgpu: "WebGPU", vulkan: "Vulkan", auto: "Auto" };
   return known[backend.toLowerCase()] ?? backend;
 }
 

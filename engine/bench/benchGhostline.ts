@@ -6,6 +6,7 @@ import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
 export async function benchGhostline(modelPath: string, plan: BenchPlan): Promise<{ timing: EngineTiming; model: LocalModel }> {
   const model = await LocalModel.load(modelPath, {
     threads: plan.threads,
+    backend: plan.backend,
     contextSize: plan.prefillTokens + plan.decodeTokens + 8,
     batchSize: plan.prefillTokens,
   });

@@ -14,6 +14,8 @@ export interface BenchPlan {
   /** Runs of each measurement; the best one counts (the least disturbed by the rest of the machine). */
   repeats: number;
   threads: number;
+  /** Where Ghostline's engine runs; llama.cpp runs on the CPU. */
+  backend?: "auto" | "cpu" | "cuda" | "metal" | "webgpu";
 }
 
 /** Token ids spread over the vocabulary, the same for every engine. */

@@ -14,6 +14,16 @@ export function parse(argv: string[], options: NonNullable<ParseArgsConfig["opti
   }
 }
 
+const BACKENDS = ["auto", "cpu", "cuda", "metal", "webgpu"] as const;
+
+/** --backend: where the model runs (default "cpu" for the command line, so figures say what ran). */
+export function parseBackend(text: string | undefined, fallback: (typeof BACKENDS)[number] = "cpu"): (typeof BACKENDS)[number] {
+  if (text === undefined) return fallback;
+  const b = BACKENDS.find((x) => x === text);
+  if (!b) throw new UsageError(`--backend: expected one of ${BACKENDS.join(", ")}, got '${text}'`);
+  return b;
+}
+
 /** "1,2,3" -> [1, 2, 3] */
 export function parseTokenList(text: string | undefined, flag: string): number[] {
   if (text === undefined) throw new UsageError(`${flag} is required (comma-separated token ids)`);

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import { loadAddon } from "../native/loadAddon";
 import type { NativeCounters, NativeEvalResult, NativeModel, NativeModelInfo } from "../native/nativeApi";
 import { expectInteger, expectString, expectTokens } from "../util/expect";
+import { WebGpuModel } from "../webgpu/webgpuModel";
 
 export interface LoadOptions {
   /** Worker threads; 0 or absent: one per physical core. */
@@ -18,22 +19,51 @@ export interface LoadOptions {
   slots?: number;
   /** KV cache precision: "f16" (llama.cpp's default, half the memory) or "f32". */
   kvType?: "f16" | "f32";
-  /** "cpu", "cuda", "metal" or "auto" (the GPU when one is built in and usable); a GPU that cannot start falls back to the CPU. */
-  backend?: "cpu" | "cuda" | "metal" | "auto";
+  /**
+   * "cpu", "cuda", "metal", "webgpu" or "auto": a native GPU (Metal on macOS, CUDA where built in), then
+   * WebGPU on a hardware adapter, then the CPU. A GPU that cannot start, or that fails later, falls back to
+   * the CPU.
+   */
+  backend?: Backend;
+  /** WebGPU's int8 dot product: "auto" (packed where the adapter has it) or forced, for tests. */
+  webgpuDot?: "auto" | "packed" | "float";
+  /** Called after a GPU failure moved the model to the CPU. */
+  onFallback?: (reason: string) => void;
 }
+
+export type Backend = "cpu" | "cuda" | "metal" | "webgpu" | "auto";
+const BACKENDS: readonly Backend[] = ["cpu", "cuda", "metal", "webgpu", "auto"];
 
 export interface EvalOptions {
   allLogits?: boolean;
   signal?: AbortSignal;
 }
 
+interface CheckedLoad {
+  threads: number;
+  nCtx: number;
+  nBatch: number;
+  nSlots: number;
+  kvType: "f16" | "f32";
+}
+
 export class LocalModel {
   private freed = false;
+  private current: NativeModelInfo;
 
   private constructor(
-    private readonly native: NativeModel,
-    readonly info: NativeModelInfo,
-  ) {}
+    private native: NativeModel,
+    private readonly modelPath: string,
+    private readonly load: CheckedLoad,
+    private readonly onFallback?: (reason: string) => void,
+  ) {
+    this.current = native.info();
+  }
+
+  /** The running backend's facts; they change when a GPU failure moves the model to the CPU. */
+  get info(): NativeModelInfo {
+    return this.current;
+  }
 
   static async load(modelPath: string, options: LoadOptions = {}): Promise<LocalModel> {
     expectString("modelPath", modelPath);
@@ -43,8 +73,8 @@ export class LocalModel {
     const nSlots = expectInteger("slots", options.slots ?? 1, 1, 64);
     const kvType = options.kvType ?? "f16";
     const backend = options.backend ?? "cpu";
-    if (backend !== "cpu" && backend !== "cuda" && backend !== "metal" && backend !== "auto") {
-      throw new TypeError(`Expected "cpu", "cuda", "metal" or "auto" for backend but received '${String(backend)}'`);
+    if (!BACKENDS.includes(backend)) {
+      throw new TypeError(`Expected one of ${BACKENDS.map((b) => `"${b}"`).join(", ")} for backend but received '${String(backend)}'`);
     }
     if (kvType !== "f16" && kvType !== "f32") {
       throw new TypeError(`Expected "f16" or "f32" for kvType but received '${String(kvType)}'`);
@@ -56,8 +86,9 @@ export class LocalModel {
       throw new Error(`${modelPath}: model file not found`);
     }
     if (!stat.isFile()) throw new Error(`${modelPath}: not a file`);
-    const native = await loadAddon().loadModel(modelPath, { threads, nCtx, nBatch, nSlots, kvType, backend });
-    return new LocalModel(native, native.info());
+    const load: CheckedLoad = { threads, nCtx, nBatch, nSlots, kvType };
+    const native = await chooseBackend(modelPath, backend, load, options.webgpuDot ?? "auto");
+    return new LocalModel(native, modelPath, load, options.onFallback);
   }
 
   /**
@@ -76,9 +107,38 @@ export class LocalModel {
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       return await this.native.eval(slot, ids, options.allLogits ?? false);
+    } catch (err) {
+      if (!isGpuFailure(err)) throw err;
+      return await this.evalAfterFallback(slot, ids, options.allLogits ?? false, (err as Error).message);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * The GPU failed: the model moves to the CPU, this slot's earlier tokens are evaluated again there with
+   * the new ones (other slots start empty, which prompt reuse sees), and the caller gets its result.
+   */
+  private async evalAfterFallback(slot: number, ids: Int32Array, allLogits: boolean, reason: string): Promise<NativeEvalResult> {
+    const failed = this.native;
+    const prior = failed.tokens(slot);
+    const requested = this.current.requestedBackend;
+    try {
+      failed.free();
+    } catch {
+      // A lost device may refuse even this; its memory goes with it.
+    }
+    const cpu = await loadAddon().loadModel(this.modelPath, { ...this.load, backend: "cpu" });
+    this.native = cpu;
+    this.current = { ...cpu.info(), requestedBackend: requested, fallbackReason: `${this.current.backend} failed: ${reason}` };
+    this.onFallback?.(this.current.fallbackReason);
+    const all = new Int32Array(prior.length + ids.length);
+    all.set(prior);
+    all.set(ids, prior.length);
+    const r = await cpu.eval(slot, all, allLogits);
+    if (!allLogits) return { ...r, nEvaluated: ids.length };
+    const nVocab = this.current.nVocab;
+    return { logits: r.logits.slice(prior.length * nVocab), nRows: ids.length, nEvaluated: ids.length };
   }
 
   /** Keeps the first n tokens of the slot's sequence. */
@@ -108,6 +168,54 @@ export class LocalModel {
   private checkOpen(): void {
     if (this.freed) throw new Error(`${this.info.path}: the model has been freed`);
   }
+}
+
+/**
+ * The backend the caller asked for, or the next one down: native GPUs first (the addon falls back to its CPU
+ * backend itself), then WebGPU on a hardware adapter, then the CPU. Each refusal is kept as the reason.
+ */
+async function chooseBackend(path: string, backend: Backend, load: CheckedLoad, dot: "auto" | "packed" | "float"): Promise<NativeModel> {
+  const addon = loadAddon();
+  if (backend === "cpu" || backend === "cuda" || backend === "metal") return addon.loadModel(path, { ...load, backend });
+  let reasons = "";
+  if (backend === "auto") {
+    const native = await addon.loadModel(path, { ...load, backend: "auto" });
+    const info = native.info();
+    if (info.backend !== "cpu") return native;
+    native.free();
+    reasons = info.fallbackReason;
+  }
+  try {
+    return await WebGpuModel.load(path, {
+      allowSoftware: backend === "webgpu",
+      dot,
+      nCtx: load.nCtx,
+      nBatch: load.nBatch,
+      nSlots: load.nSlots,
+      requestedBackend: backend,
+    });
+  } catch (err) {
+    reasons = [reasons, (err as Error).message].filter(Boolean).join("; ");
+  }
+  const cpu = await addon.loadModel(path, { ...load, backend: "cpu" });
+  return withFallback(cpu, backend, reasons);
+}
+
+/** A model whose info says which backend was asked for and why another runs. */
+function withFallback(model: NativeModel, requested: Backend, reason: string): NativeModel {
+  return {
+    info: () => ({ ...model.info(), requestedBackend: requested, fallbackReason: reason }),
+    eval: (slot, tokens, allLogits) => model.eval(slot, tokens, allLogits),
+    cancel: () => model.cancel(),
+    truncate: (slot, n) => model.truncate(slot, n),
+    tokens: (slot) => model.tokens(slot),
+    counters: () => model.counters(),
+    free: () => model.free(),
+  };
+}
+
+function isGpuFailure(err: unknown): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === "GPU_BACKEND_FAILED";
 }
 
 export function abortError(message: string): Error {

@@ -22,7 +22,7 @@ export interface NativeModelInfo {
   weightBytesPerToken: number;
   /** Activations and KV cache, allocated once at load. */
   bufferBytes: number;
-  /** The backend running the model: "cpu" or "cuda". */
+  /** The backend running the model: "cpu", "cuda", "metal" or "webgpu". */
   backend: string;
   /** What the caller asked for: "cpu", "cuda" or "auto". */
   requestedBackend: string;

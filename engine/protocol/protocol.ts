@@ -25,7 +25,7 @@ export interface TextDocumentIdentifier {
 
 // ---------------------------------------------------------------- settings
 
-export type Backend = "auto" | "cpu" | "cuda" | "metal";
+export type Backend = "auto" | "cpu" | "cuda" | "metal" | "webgpu";
 
 /**
  * Engine settings. They arrive as `initializationOptions` (client to engine)
@@ -37,8 +37,9 @@ export interface GhostlineSettings {
   /** Path of the GGUF model file. Empty: no model, health state "error". */
   modelPath: string;
   /**
-   * "auto" picks the best backend this build and machine can run (Metal on macOS, CUDA where built in, else
-   * the CPU); a GPU backend that cannot start falls back to the CPU, and health says why.
+   * "auto" picks the best backend this build and machine can run (Metal on macOS, CUDA where built in, then
+   * WebGPU on a hardware adapter, else the CPU); a GPU backend that cannot start or fails later falls back
+   * to the CPU, and health says why.
    */
   backend: Backend;
   /** Worker threads; 0: one per physical core. */

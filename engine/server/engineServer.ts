@@ -124,7 +124,12 @@ export class EngineServer {
       this.loadError = "the model is loading";
       this.health.setState("loading", `loading ${settings.modelPath || "(no model configured)"} (${why})`);
       try {
-        this.loaded = await loadModel(settings);
+        const loaded = await loadModel(settings, (reason) => {
+          // The GPU failed during a request: the model now runs on the CPU, and health says so.
+          this.log.error(`GPU backend failed; running on the CPU: ${reason}`);
+          if (this.loaded === loaded) this.health.modelLoaded(modelFacts(loaded));
+        });
+        this.loaded = loaded;
         this.health.modelLoaded(modelFacts(this.loaded));
         const info = this.loaded.model.info;
         this.log.info(`loaded ${this.loaded.name}: ${info.backend} ${info.device}, context ${info.nCtx}, FIM ${this.loaded.fim.name}, chat ${this.loaded.chat?.name ?? "none"}`);

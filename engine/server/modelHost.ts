@@ -28,7 +28,7 @@ export interface LoadedModel {
   fileBytes: number;
 }
 
-export async function loadModel(settings: GhostlineSettings): Promise<LoadedModel> {
+export async function loadModel(settings: GhostlineSettings, onFallback?: (reason: string) => void): Promise<LoadedModel> {
   const path = settings.modelPath;
   if (!path) throw new Error("no model configured: set ghostline.modelPath to a GGUF file");
   let stat: fs.Stats;
@@ -47,6 +47,7 @@ export async function loadModel(settings: GhostlineSettings): Promise<LoadedMode
     slots: SLOTS,
     batchSize: 64,
     backend: settings.backend,
+    onFallback,
   });
   if (model.info.nVocab < tok.nTokens) {
     model.free();

@@ -23,7 +23,7 @@ const oneOf = (...values: string[]): Check => (v) =>
 
 const TOP: Record<Exclude<keyof GhostlineSettings, "explain">, Check> = {
   modelPath: string,
-  backend: oneOf("auto", "cpu", "cuda", "metal"),
+  backend: oneOf("auto", "cpu", "cuda", "metal", "webgpu"),
   threads: integer(0, 256),
   contextSize: integer(0, 1 << 20),
   maxTokens: integer(1, 4096),

@@ -20,6 +20,15 @@ const staged = path.join(root, "prebuilds", platformDir);
 fs.rmSync(path.join(root, "prebuilds"), { recursive: true, force: true });
 fs.mkdirSync(staged, { recursive: true });
 fs.copyFileSync(addon, path.join(staged, "ghostline.node"));
+// Dawn (WebGPU) for this platform only; the npm package carries every platform's binary.
+const dawnDir = `${process.platform}-${process.platform === "darwin" ? "universal" : process.arch}`;
+const dawn = path.join(root, "node_modules", "webgpu", "dist", dawnDir);
+if (fs.existsSync(path.join(dawn, "dawn.node"))) {
+  // Windows builds need the DirectX compiler DLLs beside dawn.node.
+  for (const f of fs.readdirSync(dawn)) fs.copyFileSync(path.join(dawn, f), path.join(staged, f));
+} else {
+  console.warn(`package: no Dawn binary for ${dawnDir}; the WebGPU backend will be unavailable`);
+}
 
 const version = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version;
 const out = path.join(root, `ghostline-${target}-${version}.vsix`);

@@ -7,19 +7,8 @@
  * holds `rows` rows of `cols` values, and y = W x means y[r] = sum_c W[r*cols + c] x[c].
  */
 
-export interface LlamaHyperParams {
-  dim: number;
-  nLayers: number;
-  nHeads: number;
-  nKvHeads: number;
-  headDim: number;
-  ropeDim: number; // leading dims of each head that RoPE rotates (usually headDim)
-  ffnDim: number;
-  vocab: number;
-  normEps: number;
-  ropeFreqBase: number;
-  ropeScaleLinear: number; // positions are divided by this; 1 for none
-}
+import type { LlamaHyperParams } from "../../engine/gguf/llamaHyperParams";
+export type { LlamaHyperParams };
 
 export interface LlamaLayerWeights {
   attnNorm: Float64Array; // (dim)

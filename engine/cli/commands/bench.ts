@@ -15,13 +15,14 @@ import { writeSyntheticPreset, SYNTHETIC_PRESETS } from "../../bench/syntheticPr
 import { loadAddon, packageRoot } from "../../native/loadAddon";
 import { loadTokenizer } from "../../tokenizer/tokenizer";
 import { benchTokenizer, makeBenchSource } from "../../tokenizer/tokenizerBench";
-import { defaultModelPath, parse, parseCount, UsageError } from "../args";
+import { defaultModelPath, parse, parseBackend, parseCount, UsageError } from "../args";
 
 export async function benchCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const opts = parse(argv, {
     model: { type: "string" },
     synthetic: { type: "string" },
     threads: { type: "string" },
+    backend: { type: "string" },
     json: { type: "boolean", default: false },
     "no-llama-cpp": { type: "boolean", default: false },
     "prefill-tokens": { type: "string" },
@@ -47,6 +48,7 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
     prefillTokens: parseCount(opts["prefill-tokens"] as string | undefined, "--prefill-tokens", 512, 1, 8192),
     decodeTokens: parseCount(opts["decode-tokens"] as string | undefined, "--decode-tokens", 128, 1, 8192),
     repeats: parseCount(opts.repeats as string | undefined, "--repeats", 2, 1, 100),
+    backend: parseBackend(opts.backend as string | undefined),
   };
   const log = (msg: string) => process.stderr.write(msg + "\n");
 

@@ -5,7 +5,7 @@
 import { generateGreedy } from "../../model/greedy";
 import { LocalModel } from "../../model/localModel";
 import { loadTokenizer } from "../../tokenizer/tokenizer";
-import { defaultModelPath, parse, parseCount, parseTokenList, UsageError } from "../args";
+import { defaultModelPath, parse, parseBackend, parseCount, parseTokenList, UsageError } from "../args";
 
 export async function generateCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const opts = parse(argv, {
@@ -14,6 +14,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
     prompt: { type: "string" },
     "max-tokens": { type: "string" },
     threads: { type: "string" },
+    backend: { type: "string" },
   });
   if ((opts.tokens === undefined) === (opts.prompt === undefined)) throw new UsageError("give exactly one of --tokens and --prompt");
   const modelPath = (opts.model as string | undefined) ?? defaultModelPath();
@@ -24,6 +25,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
     : parseTokenList(opts.tokens as string | undefined, "--tokens");
   const model = await LocalModel.load(modelPath, {
     threads: parseCount(opts.threads as string | undefined, "--threads", 0, 0, 256),
+    backend: parseBackend(opts.backend as string | undefined),
     contextSize: prompt.length + maxTokens,
   });
   try {

@@ -1,6 +1,6 @@
 /** `ghostline logits --model FILE --tokens 1,2,3 [--all]`: JSON logits for the last (or every) position. */
 import { LocalModel } from "../../model/localModel";
-import { defaultModelPath, parse, parseCount, parseTokenList } from "../args";
+import { defaultModelPath, parse, parseBackend, parseCount, parseTokenList } from "../args";
 
 export async function logitsCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const opts = parse(argv, {
@@ -8,10 +8,12 @@ export async function logitsCommand(argv: string[], out: NodeJS.WritableStream):
     tokens: { type: "string" },
     all: { type: "boolean", default: false },
     threads: { type: "string" },
+    backend: { type: "string" },
   });
   const tokens = parseTokenList(opts.tokens as string | undefined, "--tokens");
   const model = await LocalModel.load((opts.model as string | undefined) ?? defaultModelPath(), {
     threads: parseCount(opts.threads as string | undefined, "--threads", 0, 0, 256),
+    backend: parseBackend(opts.backend as string | undefined),
     contextSize: Math.max(tokens.length, 16),
   });
   try {

@@ -1,0 +1,284 @@
+/**
+ * A Llama GGUF run by WebGPU kernels (through Dawn), behind the same model
+ * interface as the native backends. Everything on the GPU is created at load;
+ * a request writes its token ids and step records, records the program's
+ * dispatches and submits them, and reads back only the logits asked for.
+ * Prefill is submitted a few layers at a time so cancellation takes effect
+ * between them; a cancelled chunk leaves the slot at its previous length.
+ */
+import { metaNumberOr, metaStringOr, readGgufHeader, type GgufHeader } from "../gguf/ggufReader";
+import { llamaHyperParams, type LlamaHyperParams } from "../gguf/llamaHyperParams";
+import type { NativeCounters, NativeEvalResult, NativeModel, NativeModelInfo } from "../native/nativeApi";
+import { createActivations, type ActivationBuffers } from "./activationBuffers";
+import { buildForwardProgram, recordSteps, type ForwardProgram, type LayerWeights, type ModelWeights } from "./forwardProgram";
+import { GpuDevice, type GpuDeviceOptions } from "./gpuDevice";
+import { GpuResources } from "./gpuResources";
+import { readVector, uploadMatrix, uploadVector, type GpuMatrix } from "./gpuWeights";
+import { compileKernels } from "./kernelPipelines";
+import { ATTENTION_MAX_HEAD_DIM } from "./kernels/attention";
+
+export interface WebGpuLoadOptions extends GpuDeviceOptions {
+  nCtx?: number;
+  nBatch?: number;
+  nSlots?: number;
+  requestedBackend?: string;
+}
+
+/** A failure of the GPU itself (device lost, validation or memory error): the caller falls back to the CPU. */
+export class GpuBackendError extends Error {
+  readonly code = "GPU_BACKEND_FAILED";
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuBackendError";
+  }
+}
+
+function abortError(message: string): Error {
+  const err = new Error(message);
+  err.name = "AbortError";
+  (err as NodeJS.ErrnoException).code = "ABORT_ERR";
+  return err;
+}
+
+const LAYER_GROUPS = 4; // prefill submissions per chunk: the granularity of cancellation
+
+export class WebGpuModel implements NativeModel {
+  private cancelled = false;
+  private busy = false;
+  private freed = false;
+  private readonly slotTokens: Int32Array[];
+  private readonly slotLength: number[];
+
+  private constructor(
+    private readonly gpu: GpuDevice,
+    private readonly res: GpuResources,
+    private readonly hp: LlamaHyperParams,
+    private readonly act: ActivationBuffers,
+    private readonly program: ForwardProgram,
+    private readonly modelInfo: NativeModelInfo,
+  ) {
+    this.slotTokens = Array.from({ length: modelInfo.nSlots }, () => new Int32Array(modelInfo.nCtx));
+    this.slotLength = new Array(modelInfo.nSlots).fill(0);
+  }
+
+  static async load(path: string, options: WebGpuLoadOptions): Promise<WebGpuModel> {
+    const header = await readGgufHeader(path);
+    const hp = llamaHyperParams(header);
+    if (hp.headDim > ATTENTION_MAX_HEAD_DIM || hp.headDim % 2 !== 0) {
+      throw new Error(`${path}: head size ${hp.headDim} is not supported by the WebGPU backend (even, at most ${ATTENTION_MAX_HEAD_DIM})`);
+    }
+    const nCtxTrain = metaNumberOr(header, "llama.context_length", 2048) ?? 2048;
+    const nCtx = options.nCtx || Math.min(nCtxTrain, 4096);
+    const nBatch = Math.min(options.nBatch || 256, nCtx);
+    const nSlots = options.nSlots || 1;
+
+    const gpu = await GpuDevice.open(options);
+    const res = new GpuResources(gpu.device);
+    try {
+      gpu.device.pushErrorScope("out-of-memory");
+      gpu.device.pushErrorScope("validation");
+      const kernels = compileKernels(gpu.device, gpu.dot);
+      const weights = uploadWeights(res, gpu.usage, path, header, hp);
+      const quantizedWidth = Math.max(
+        0,
+        ...[weights.output, ...weights.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down])].filter((m) => m.kind === "q8_0").map((m) => m.cols),
+      );
+      const ropeFreqs = header.tensors.some((t) => t.name === "rope_freqs.weight") ? readVector(path, header, "rope_freqs.weight", hp.ropeDim / 2) : undefined;
+      const act = createActivations(res, gpu.usage, { hp, nBatch, nCtx, nSlots, quantizedWidth, ropeFreqs });
+      const program = buildForwardProgram(gpu.device, res, gpu.usage, await kernels, hp, weights, act);
+      const validation = await gpu.device.popErrorScope();
+      const memory = await gpu.device.popErrorScope();
+      const err = memory ?? validation;
+      if (err) throw new Error(`WebGPU: loading ${path} failed: ${err.message}`);
+      if (gpu.failure) throw new Error(gpu.failure);
+      const weightBytes = weightFileBytes(weights);
+      const info: NativeModelInfo = {
+        path,
+        name: metaStringOr(header, "general.name", "") ?? "",
+        nVocab: hp.vocab,
+        nCtxTrain,
+        dim: hp.dim,
+        nLayer: hp.nLayers,
+        nHead: hp.nHeads,
+        nHeadKv: hp.nKvHeads,
+        headDim: hp.headDim,
+        nFf: hp.ffnDim,
+        tiedOutput: !header.tensors.some((t) => t.name === "output.weight"),
+        nCtx,
+        nBatch,
+        nSlots,
+        kvType: "f16",
+        fileBytes: header.tensors.reduce((end, t) => Math.max(end, t.offset + t.byteLength), 0),
+        weightBytes,
+        weightBytesPerToken: weightBytes - weights.embedding.fileBytes + weights.embedding.fileBytes / hp.vocab + (weights.output === weights.embedding ? weights.embedding.fileBytes : 0),
+        bufferBytes: res.counters().bufferBytes,
+        backend: "webgpu",
+        requestedBackend: options.requestedBackend ?? "webgpu",
+        fallbackReason: "",
+        device: gpu.describe(),
+        kernels: `wgsl-${gpu.dot === "packed" ? "dot4i8packed" : "float-dot"}`,
+      };
+      return new WebGpuModel(gpu, res, hp, act, program, info);
+    } catch (e) {
+      res.destroyAll();
+      gpu.close();
+      throw e;
+    }
+  }
+
+  info(): NativeModelInfo {
+    return { ...this.modelInfo };
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+  }
+
+  truncate(slot: number, nTokens: number): void {
+    this.slotLength[slot] = Math.min(this.slotLength[slot], nTokens);
+  }
+
+  tokens(slot: number): Int32Array {
+    return this.slotTokens[slot].slice(0, this.slotLength[slot]);
+  }
+
+  counters(): NativeCounters {
+    return this.res.counters();
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.res.destroyAll();
+    this.gpu.close();
+  }
+
+  async eval(slot: number, tokens: Int32Array, allLogits: boolean): Promise<NativeEvalResult> {
+    if (this.freed) throw new Error(`${this.modelInfo.path}: the model has been freed`);
+    if (this.busy) throw new Error(`${this.modelInfo.path}: an evaluation is already running`);
+    if (this.gpu.failure) throw new GpuBackendError(this.gpu.failure);
+    const { nCtx, nBatch, nVocab } = this.modelInfo;
+    if (this.slotLength[slot] + tokens.length > nCtx) {
+      throw new RangeError(`slot ${slot} holds ${this.slotLength[slot]} tokens; ${tokens.length} more exceed the context of ${nCtx}`);
+    }
+    this.busy = true;
+    this.cancelled = false;
+    this.res.requestsBegun++;
+    const nRows = allLogits ? tokens.length : 1;
+    const logits = new Float32Array(nRows * nVocab);
+    let evaluated = 0;
+    try {
+      for (let at = 0; at < tokens.length; at += nBatch) {
+        if (this.cancelled) throw abortError(`evaluation cancelled after ${evaluated} of ${tokens.length} tokens`);
+        const chunk = tokens.subarray(at, Math.min(tokens.length, at + nBatch));
+        const last = at + chunk.length === tokens.length;
+        const outRows = allLogits ? chunk.length : last ? 1 : 0;
+        const rows = await this.runChunkChecked(slot, chunk, outRows);
+        if (outRows > 0) logits.set(rows, allLogits ? at * nVocab : 0);
+        this.slotTokens[slot].set(chunk, this.slotLength[slot]);
+        this.slotLength[slot] += chunk.length;
+        evaluated += chunk.length;
+      }
+      return { logits, nRows, nEvaluated: evaluated };
+    } finally {
+      this.busy = false;
+      this.res.requestsEnded++;
+    }
+  }
+
+  /** runChunk, with whatever the GPU throws (a lost device rejects maps and scopes) as a backend error. */
+  private async runChunkChecked(slot: number, chunk: Int32Array, outRows: number): Promise<Float32Array> {
+    try {
+      return await this.runChunk(slot, chunk, outRows);
+    } catch (err) {
+      if (err instanceof GpuBackendError || (err as Error).name === "AbortError") throw err;
+      this.gpu.failure ||= `WebGPU: ${(err as Error).message}`;
+      throw new GpuBackendError(this.gpu.failure);
+    }
+  }
+
+  /** One chunk through every layer; the logits of its last `outRows` rows. */
+  private async runChunk(slot: number, chunk: Int32Array, outRows: number): Promise<Float32Array> {
+    const { device } = this.gpu;
+    const queue = device.queue;
+    const n = chunk.length;
+    const pos0 = this.slotLength[slot];
+    queue.writeBuffer(this.act.tokens, 0, new Uint32Array(chunk));
+    queue.writeBuffer(this.act.stepRows, 0, new Uint32Array([n, pos0, slot * this.modelInfo.nCtx, 0]));
+    queue.writeBuffer(this.act.stepOut, 0, new Uint32Array([outRows, pos0, slot * this.modelInfo.nCtx, n - outRows]));
+    const groups = n === 1 ? 1 : LAYER_GROUPS;
+    const perGroup = Math.ceil(this.hp.nLayers / groups);
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    let scopeErrors: (GPUError | null)[] = [];
+    try {
+      for (let l0 = 0; l0 < this.hp.nLayers || l0 === 0; l0 += perGroup) {
+        if (l0 > 0 && this.cancelled) throw abortError(`evaluation cancelled at layer ${l0} of a ${n}-token chunk`);
+        const encoder = device.createCommandEncoder();
+        const pass = encoder.beginComputePass();
+        let launches = 0;
+        if (l0 === 0) launches += recordSteps(pass, this.program.head, n);
+        const l1 = Math.min(this.hp.nLayers, l0 + perGroup);
+        for (let l = l0; l < l1; l++) launches += recordSteps(pass, this.program.layers[l], n);
+        const lastGroup = l1 >= this.hp.nLayers;
+        if (lastGroup && outRows > 0) launches += recordSteps(pass, this.program.tail, outRows);
+        pass.end();
+        if (lastGroup && outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
+        this.res.launches += launches;
+        await this.res.submit([encoder.finish()], queue);
+        if (this.gpu.failure) throw new GpuBackendError(this.gpu.failure);
+        if (lastGroup) break;
+      }
+    } finally {
+      scopeErrors = [await device.popErrorScope(), await device.popErrorScope()];
+    }
+    const err = scopeErrors.find((e) => e);
+    if (err) {
+      this.gpu.failure ||= `WebGPU error: ${err.message}`;
+      throw new GpuBackendError(this.gpu.failure);
+    }
+    if (outRows === 0) return new Float32Array(0);
+    const bytes = outRows * this.modelInfo.nVocab * 4;
+    await this.act.readback.mapAsync(this.gpu.mapMode.READ, 0, bytes);
+    try {
+      return new Float32Array(this.act.readback.getMappedRange(0, bytes).slice(0));
+    } finally {
+      this.act.readback.unmap();
+    }
+  }
+}
+
+function uploadWeights(res: GpuResources, usage: GPUBufferUsage, path: string, h: GgufHeader, hp: LlamaHyperParams): ModelWeights {
+  const qDim = hp.nHeads * hp.headDim;
+  const kvDim = hp.nKvHeads * hp.headDim;
+  const matrix = (name: string, rows: number, cols: number): GpuMatrix => uploadMatrix(res, usage, path, h, name, rows, cols);
+  const embedding = matrix("token_embd.weight", hp.vocab, hp.dim);
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < hp.nLayers; l++) {
+    const b = `blk.${l}`;
+    layers.push({
+      attnNorm: uploadVector(res, usage, path, h, `${b}.attn_norm.weight`, hp.dim),
+      wq: matrix(`${b}.attn_q.weight`, qDim, hp.dim),
+      wk: matrix(`${b}.attn_k.weight`, kvDim, hp.dim),
+      wv: matrix(`${b}.attn_v.weight`, kvDim, hp.dim),
+      wo: matrix(`${b}.attn_output.weight`, hp.dim, qDim),
+      ffnNorm: uploadVector(res, usage, path, h, `${b}.ffn_norm.weight`, hp.dim),
+      gate: matrix(`${b}.ffn_gate.weight`, hp.ffnDim, hp.dim),
+      up: matrix(`${b}.ffn_up.weight`, hp.ffnDim, hp.dim),
+      down: matrix(`${b}.ffn_down.weight`, hp.dim, hp.ffnDim),
+    });
+  }
+  const tied = !h.tensors.some((t) => t.name === "output.weight");
+  return {
+    embedding,
+    outputNorm: uploadVector(res, usage, path, h, "output_norm.weight", hp.dim),
+    output: tied ? embedding : matrix("output.weight", hp.vocab, hp.dim),
+    layers,
+  };
+}
+
+function weightFileBytes(w: ModelWeights): number {
+  let total = w.embedding.fileBytes + (w.output === w.embedding ? 0 : w.output.fileBytes);
+  for (const L of w.layers) for (const m of [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down]) total += m.fileBytes;
+  return total;
+}

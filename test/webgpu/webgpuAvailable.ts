@@ -1,0 +1,21 @@
+/**
+ * Whether this machine has a WebGPU adapter through Dawn (here: Mesa's
+ * llvmpipe). CI sets GHOSTLINE_REQUIRE_WEBGPU=1, so a missing adapter fails
+ * there instead of skipping the suites.
+ */
+import { GpuDevice } from "../../engine/webgpu/gpuDevice";
+
+export const webgpuRequired = process.env.GHOSTLINE_REQUIRE_WEBGPU === "1";
+
+let probe: Promise<string> | undefined;
+
+/** Empty when an adapter is usable; otherwise why not. */
+export function webgpuUnavailable(): Promise<string> {
+  probe ??= GpuDevice.open({ allowSoftware: true })
+    .then((d) => {
+      d.device.destroy();
+      return "";
+    })
+    .catch((e: Error) => e.message);
+  return probe;
+}
