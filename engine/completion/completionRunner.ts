@@ -1,15 +1,16 @@
 /**
- * One completion: build the prompt, evaluate what the slot's cache lacks,
- * then decode greedily under the stop rules. Cancellation stops the work at
+ * One completion: build the prompt, take back the tail tokens that token
+ * healing spells again, evaluate what the slot's cache lacks, then decode
+ * greedily under the stop rules. Cancellation stops the work at
  * the next prefill chunk or decode step; `counts` says how far it got.
  */
-import { argmax } from "../model/greedy";
 import type { CompletionCounts, GhostlineSettings, Position } from "../protocol/protocol";
 import { evalPrompt } from "../scheduler/kvReuse";
 import { COMPLETION_SLOT, type LoadedModel } from "../server/modelHost";
 import { cursorContext } from "./cursorContext";
 import { buildFimPrompt, type PromptChunk } from "./fimPrompt";
 import { StopRules } from "./stopRules";
+import { HealingGreedy, healPrompt } from "./tokenHealing";
 
 export interface CompletionInput {
   lines: readonly string[];
@@ -39,7 +40,8 @@ export async function runCompletion(m: LoadedModel, input: CompletionInput, sign
     maxTokens: nCtx - genTokens,
     extraTokens: input.settings.extraContextTokens,
   });
-  counts.promptTokens = prompt.tokens.length;
+  const healed = healPrompt(tok, prompt.tokens, prompt.tailStart);
+  counts.promptTokens = healed.tokens.length;
 
   let cancelSeen = false;
   const onAbort = () => (cancelSeen = true);
@@ -48,7 +50,7 @@ export async function runCompletion(m: LoadedModel, input: CompletionInput, sign
     const progress = { reused: 0, evaluated: 0 };
     let pe;
     try {
-      pe = await evalPrompt(model, COMPLETION_SLOT, prompt.tokens, signal, progress);
+      pe = await evalPrompt(model, COMPLETION_SLOT, healed.tokens, signal, progress);
     } finally {
       counts.reusedTokens = progress.reused;
       counts.evaluatedTokens = progress.evaluated;
@@ -56,19 +58,19 @@ export async function runCompletion(m: LoadedModel, input: CompletionInput, sign
     if (cancelSeen) counts.stepsAfterCancel++;
 
     const rules = new StopRules({
+      // Tokens that spell the taken-back text count too: the setting bounds the work done.
       maxTokens: genTokens,
       timeBudgetMs: input.settings.timeBudgetMs,
       linePrefix: ctx.linePrefix,
       lineSuffix: ctx.lineSuffix,
       suffix: ctx.suffix,
     });
-    const decoder = tok.createStreamDecoder();
+    const greedy = new HealingGreedy(tok, healed);
     const decodeStart = performance.now();
     let logits = pe.logits;
     for (;;) {
-      const id = argmax(logits, 0, nVocab);
-      const eog = tok.isEog(id);
-      const reason = rules.push(eog ? "" : decoder.push(id), eog);
+      const { id, eog, text } = greedy.step(logits, nVocab);
+      const reason = rules.push(text, eog);
       counts.generatedTokens = rules.generated;
       if (reason) {
         counts.stopReason = reason;

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import { detectFimFormat, type FimFormat } from "../completion/fimFormat";
 import { TokenCache } from "../completion/tokenCache";
+import { pieceIndex } from "../completion/tokenHealing";
 import { recognizeChatTemplate, type ChatFormat } from "../explain/chatTemplate";
 import { metaStringOr, readGgufHeader } from "../gguf/ggufReader";
 import type { ModelFacts } from "../health/healthTracker";
@@ -53,6 +54,8 @@ export async function loadModel(settings: GhostlineSettings, onFallback?: (reaso
     model.free();
     throw new Error(`${path}: the vocabulary has ${tok.nTokens} tokens but the model's output has ${model.info.nVocab}`);
   }
+  // The healing index takes tens of milliseconds to build: at load, not on the first keystroke.
+  pieceIndex(tok);
   const template = metaStringOr(header, "tokenizer.chat_template", undefined);
   let chat = recognizeChatTemplate(template);
   if (template && !chat && tok.tokenId("<|im_start|>") !== undefined) chat = recognizeChatTemplate("<|im_start|>");

@@ -2,8 +2,9 @@
  * Next-line exact match through the engine: at random cursor positions in
  * held-out files, the engine's own completion prompt (buildFimPrompt: prefix
  * lines, the lines after the cursor's line as suffix, the current line up to
- * the cursor after the middle marker) is completed greedily up to the end of
- * the line, and the result is compared, trimmed, with the true rest of the
+ * the cursor after the middle marker, healed as the engine heals it) is
+ * completed greedily (the engine's HealingGreedy step) up to the end of the
+ * line, and the result is compared, trimmed, with the true rest of the
  * line.
  *
  *   node evalFim.js <model.gguf> <heldout.jsonl> [samples=200] [contextSize=2048] [seed=7] [all-samples.json]
@@ -13,7 +14,7 @@ import { buildFimPrompt } from "../../engine/completion/fimPrompt";
 import { cursorContext, splitLines } from "../../engine/completion/cursorContext";
 import { detectFimFormat } from "../../engine/completion/fimFormat";
 import { TokenCache } from "../../engine/completion/tokenCache";
-import { argmax } from "../../engine/model/greedy";
+import { HealingGreedy, healPrompt } from "../../engine/completion/tokenHealing";
 import { LocalModel } from "../../engine/model/localModel";
 import { Tokenizer } from "../../engine/tokenizer/tokenizer";
 import { readGgufHeader } from "../../engine/gguf/ggufReader";
@@ -73,27 +74,30 @@ async function main(): Promise<void> {
       // The hidden text is the rest of the line; the suffix starts with the next line.
       const ctx = cursorContext(lines.map((l, k) => (k === line ? l.slice(0, character) : l)), { line, character });
       const prompt = buildFimPrompt(tok, cache, fim, ctx, [], { maxTokens: contextSize - MAX_NEW_TOKENS, extraTokens: 0 });
-      promptTokens += prompt.tokens.length;
+      const healed = healPrompt(tok, prompt.tokens, prompt.tailStart);
+      promptTokens += healed.tokens.length;
       model.truncate(0, 0);
-      let result = await model.eval(0, prompt.tokens);
-      const out: number[] = [];
+      let result = await model.eval(0, healed.tokens);
+      const greedy = new HealingGreedy(tok, healed);
+      let steps = 0;
       let text = "";
       let stop = "length";
-      while (out.length < MAX_NEW_TOKENS) {
-        const next = argmax(result.logits);
-        if (tok.isEog(next)) {
+      // Tokens that spell the taken-back text count against the limit, as in the engine.
+      while (steps < MAX_NEW_TOKENS) {
+        const next = greedy.step(result.logits);
+        if (next.eog) {
           stop = "eog";
           break;
         }
-        out.push(next);
-        text = tok.detokenize(out);
+        steps++;
+        text += next.text;
         if (text.includes("\n")) {
           stop = "newline";
           break;
         }
-        result = await model.eval(0, [next]);
+        result = await model.eval(0, [next.id]);
       }
-      generated += out.length;
+      generated += steps;
       const got = text.split("\n")[0];
       const ok = got.trim() === truth.trim();
       if (ok) exact++;
