@@ -44,6 +44,17 @@ export class GpuResources {
     }
   }
 
+  /** Submits work whose completion the caller learns another way (mapping its output); see workDone. */
+  submitNoWait(commands: GPUCommandBuffer[], queue: GPUQueue): void {
+    queue.submit(commands);
+    this.submits++;
+    this.inFlight++;
+  }
+
+  workDone(): void {
+    this.inFlight--;
+  }
+
   destroyAll(): void {
     for (const b of this.buffers) b.destroy();
     this.buffers.clear();

@@ -42,7 +42,15 @@ function abortError(message: string): Error {
 
 const LAYER_GROUPS = 4; // prefill submissions per chunk: the granularity of cancellation
 
+/** Where the last chunk's time went, in milliseconds (for the bench's breakdown). */
+export interface ChunkTimings {
+  record: number;
+  wait: number;
+  readback: number;
+}
+
 export class WebGpuModel implements NativeModel {
+  readonly lastChunk: ChunkTimings = { record: 0, wait: 0, readback: 0 };
   private cancelled = false;
   private busy = false;
   private freed = false;
@@ -191,7 +199,8 @@ export class WebGpuModel implements NativeModel {
     try {
       return await this.runChunk(slot, chunk, outRows);
     } catch (err) {
-      if (err instanceof GpuBackendError || (err as Error).name === "AbortError") throw err;
+      // Our own cancellation carries the string code; a lost device rejects maps with a DOMException AbortError.
+      if (err instanceof GpuBackendError || (err as NodeJS.ErrnoException).code === "ABORT_ERR") throw err;
       this.gpu.failure ||= `WebGPU: ${(err as Error).message}`;
       throw new GpuBackendError(this.gpu.failure);
     }
@@ -211,9 +220,12 @@ export class WebGpuModel implements NativeModel {
     device.pushErrorScope("out-of-memory");
     device.pushErrorScope("validation");
     let scopeErrors: (GPUError | null)[] = [];
+    const timings = this.lastChunk;
+    timings.record = timings.wait = timings.readback = 0;
     try {
       for (let l0 = 0; l0 < this.hp.nLayers || l0 === 0; l0 += perGroup) {
         if (l0 > 0 && this.cancelled) throw abortError(`evaluation cancelled at layer ${l0} of a ${n}-token chunk`);
+        const t0 = performance.now();
         const encoder = device.createCommandEncoder();
         const pass = encoder.beginComputePass();
         let launches = 0;
@@ -225,7 +237,16 @@ export class WebGpuModel implements NativeModel {
         pass.end();
         if (lastGroup && outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
         this.res.launches += launches;
-        await this.res.submit([encoder.finish()], queue);
+        const commands = encoder.finish();
+        const t1 = performance.now();
+        timings.record += t1 - t0;
+        if (lastGroup && outRows > 0) {
+          // Mapping the logits waits for this submission: no separate round trip.
+          this.res.submitNoWait([commands], queue);
+        } else {
+          await this.res.submit([commands], queue);
+          timings.wait += performance.now() - t1;
+        }
         if (this.gpu.failure) throw new GpuBackendError(this.gpu.failure);
         if (lastGroup) break;
       }
@@ -239,11 +260,17 @@ export class WebGpuModel implements NativeModel {
     }
     if (outRows === 0) return new Float32Array(0);
     const bytes = outRows * this.modelInfo.nVocab * 4;
-    await this.act.readback.mapAsync(this.gpu.mapMode.READ, 0, bytes);
+    const t2 = performance.now();
+    try {
+      await this.act.readback.mapAsync(this.gpu.mapMode.READ, 0, bytes);
+    } finally {
+      this.res.workDone();
+    }
     try {
       return new Float32Array(this.act.readback.getMappedRange(0, bytes).slice(0));
     } finally {
       this.act.readback.unmap();
+      timings.readback = performance.now() - t2;
     }
   }
 }

@@ -50,7 +50,7 @@ describe("reading ghostline.* settings", () => {
     expect(settings.backend).toBe("auto");
     expect(settings.multiLine).toBe("auto");
     expect(notes.join("\n")).toMatch(/ghostline\.maxTokens: expected an integer between 1 and 4096 but found "many"/);
-    expect(notes.join("\n")).toMatch(/ghostline\.backend: expected one of auto, metal, cuda, cpu but found "tpu"/);
+    expect(notes.join("\n")).toMatch(/ghostline\.backend: expected one of auto, metal, cuda, webgpu, cpu but found "tpu"/);
   });
 
   it("merges per-language switches over the '*' default", () => {

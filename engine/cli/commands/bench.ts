@@ -15,6 +15,7 @@ import { writeSyntheticPreset, SYNTHETIC_PRESETS } from "../../bench/syntheticPr
 import { loadAddon, packageRoot } from "../../native/loadAddon";
 import { loadTokenizer } from "../../tokenizer/tokenizer";
 import { benchTokenizer, makeBenchSource } from "../../tokenizer/tokenizerBench";
+import { measureGpuReadBandwidth } from "../../webgpu/readBandwidth";
 import { defaultModelPath, parse, parseBackend, parseCount, UsageError } from "../args";
 
 export async function benchCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
@@ -67,8 +68,15 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
   }
 
   try {
-    log(`measuring read bandwidth with ${plan.threads} threads ...`);
-    const bandwidth = await addon.measureReadBandwidth(plan.threads, 1 << 30);
+    // The ceiling belongs to the memory the weights stream from: the GPU's for WebGPU.
+    let bandwidth: number;
+    if (plan.backend === "webgpu") {
+      log(`measuring GPU read bandwidth through WebGPU ...`);
+      bandwidth = (await measureGpuReadBandwidth(1 << 30, 10, true)).bytesPerSecond;
+    } else {
+      log(`measuring read bandwidth with ${plan.threads} threads ...`);
+      bandwidth = await addon.measureReadBandwidth(plan.threads, 1 << 30);
+    }
     log(`timing ghostline ...`);
     const { timing, model } = await benchGhostline(modelPath, plan);
     const info = model.info;
