@@ -5,6 +5,7 @@
  */
 import type { LlamaHyperParams } from "../gguf/llamaHyperParams";
 import type { GpuResources } from "./gpuResources";
+import { ATTENTION_PARTIALS } from "./kernels/attention";
 import { uploadFloats } from "./gpuWeights";
 
 export interface ActivationShape {
@@ -37,6 +38,8 @@ export interface ActivationBuffers {
   stepRows: GPUBuffer;
   stepOut: GPUBuffer;
   angles: GPUBuffer;
+  /** Attention's per-split partial results (see kernels/attention.ts). */
+  partials: GPUBuffer;
   kCache: GPUBuffer[];
   vCache: GPUBuffer[];
 }
@@ -92,6 +95,7 @@ export function createActivations(res: GpuResources, usage: GPUBufferUsage, s: A
     readback: res.createBuffer("logits_readback", b * hp.vocab * f, usage.MAP_READ | usage.COPY_DST),
     stepRows: res.createBuffer("step_rows", 16, usage.UNIFORM | usage.COPY_DST),
     stepOut: res.createBuffer("step_out", 16, usage.UNIFORM | usage.COPY_DST),
+    partials: res.createBuffer("attention_partials", ATTENTION_PARTIALS * hp.nHeads * (hp.headDim + 2) * f, storage),
     angles: uploadFloats(res, usage, "rope_angles", ropeAngles(hp, s.nCtx, s.ropeFreqs)),
     kCache,
     vCache,

@@ -7,6 +7,7 @@ import type { LlamaHyperParams } from "../gguf/llamaHyperParams";
 import type { ActivationBuffers } from "./activationBuffers";
 import type { GpuMatrix } from "./gpuWeights";
 import type { GpuResources } from "./gpuResources";
+import { attentionSplits } from "./kernels/attention";
 import { MATMUL_TILE } from "./kernels/q8_0Matmul";
 import { MATVEC_ROWS_PER_GROUP } from "./kernels/q8_0Matvec";
 import type { KernelPipelines } from "./kernelPipelines";
@@ -17,7 +18,7 @@ export interface Dispatch {
   label: string;
   pipeline: GPUComputePipeline;
   bindGroup: GPUBindGroup;
-  groups(rows: number): Groups;
+  groups(rows: number, pos0: number): Groups;
 }
 
 /** A product has a matrix-vector kernel for a few rows (decode) and a tiled one for many (prefill). */
@@ -98,7 +99,7 @@ export function buildForwardProgram(
   const pending: { label: string; pipeline: GPUComputePipeline; entries: (GPUBindingResource | "params")[]; step: GPUBuffer; offset: number }[] = [];
   const bindLimit = res.limit("maxStorageBufferBindingSize");
 
-  function dispatch(label: string, pipeline: GPUComputePipeline, step: GPUBuffer, record: ParamValue[], buffers: GPUBindingResource[], groups: (rows: number) => Groups): Dispatch {
+  function dispatch(label: string, pipeline: GPUComputePipeline, step: GPUBuffer, record: ParamValue[], buffers: GPUBindingResource[], groups: (rows: number, pos0: number) => Groups): Dispatch {
     const offset = params.add(record);
     const index = pending.length;
     pending.push({ label, pipeline, entries: buffers, step, offset });
@@ -119,11 +120,16 @@ export function buildForwardProgram(
     ];
   }
 
-  function norm(label: string, step: GPUBuffer, input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer): Dispatch {
-    return dispatch(label, k.rmsNorm, step, [hp.dim, { f32: hp.normEps }], [whole(input), whole(weight), whole(out)], (n) => [1, n, 1]);
+  /** RMSNorm into `out`, and into Q8_0 blocks too when a Q8_0 matrix among `ms` reads it. */
+  function norm(label: string, step: GPUBuffer, input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, ms: GpuMatrix[]): Dispatch {
+    const record = [hp.dim, { f32: hp.normEps }];
+    if (ms.some((m) => m.kind === "q8_0")) {
+      return dispatch(label, k.normQuantize, step, record, [whole(input), whole(weight), whole(out), whole(a.xq), whole(a.xs)], (n) => [1, n, 1]);
+    }
+    return dispatch(label, k.rmsNorm, step, record, [whole(input), whole(weight), whole(out)], (n) => [1, n, 1]);
   }
   function quantize(label: string, step: GPUBuffer, input: GPUBuffer, width: number): Dispatch {
-    return dispatch(label, k.quantize, step, [width], [whole(input), whole(a.xq), whole(a.xs)], (n) => [ceil(width / 32, 64), n, 1]);
+    return dispatch(label, k.quantize, step, [width], [whole(input), whole(a.xq), whole(a.xs)], (n) => [ceil(width / 4, 256), n, 1]);
   }
   /** y (= or +=) m x, x read quantized when m is Q8_0 and as floats otherwise. */
   function product(label: string, step: GPUBuffer, m: GpuMatrix, floatInput: GPUBuffer, out: GPUBuffer, accumulate: boolean): ProgramStep {
@@ -154,28 +160,28 @@ export function buildForwardProgram(
     const b = `blk.${l}`;
     const pairs = (hp.nHeads + 2 * hp.nKvHeads) * (hp.headDim / 2);
     return [
-      norm(`${b}.attn_norm`, rows, a.x, L.attnNorm, a.xn),
-      ...quantizeFor(`${b}.attn_in_q8`, rows, a.xn, hp.dim, [L.wq, L.wk, L.wv]),
+      norm(`${b}.attn_norm`, rows, a.x, L.attnNorm, a.xn, [L.wq, L.wk, L.wv]),
       product(`${b}.attn_q`, rows, L.wq, a.xn, a.q, false),
       product(`${b}.attn_k`, rows, L.wk, a.xn, a.k, false),
       product(`${b}.attn_v`, rows, L.wv, a.xn, a.v, false),
       dispatch(`${b}.rope_kv`, k.ropeStoreKv, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, hp.ropeDim], [whole(a.q), whole(a.k), whole(a.v), whole(a.angles), whole(a.kCache[l]), whole(a.vCache[l])], (n) => [ceil(pairs, 64), n, 1]),
-      dispatch(`${b}.attention`, k.attention, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, { f32: 1 / Math.sqrt(hp.headDim) }], [whole(a.q), whole(a.kCache[l]), whole(a.vCache[l]), whole(a.attn)], (n) => [hp.nHeads, n, 1]),
+      dispatch(`${b}.attention`, k.attention, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, { f32: 1 / Math.sqrt(hp.headDim) }], [whole(a.q), whole(a.kCache[l]), whole(a.vCache[l]), whole(a.attn), whole(a.partials)], (n, pos0) => [hp.nHeads, n, attentionSplits(n, pos0 + n)]),
+      dispatch(`${b}.attention_combine`, k.attentionCombine, rows, [hp.nHeads, hp.headDim], [whole(a.partials), whole(a.attn)], (n, pos0) => {
+        const splits = attentionSplits(n, pos0 + n);
+        return splits === 1 ? [0, 0, 0] : [hp.nHeads, n, splits];
+      }),
       ...quantizeFor(`${b}.attn_out_q8`, rows, a.attn, qDim, [L.wo]),
       product(`${b}.attn_output`, rows, L.wo, a.attn, a.x, true),
-      norm(`${b}.ffn_norm`, rows, a.x, L.ffnNorm, a.xn),
-      ...quantizeFor(`${b}.ffn_in_q8`, rows, a.xn, hp.dim, [L.gate, L.up]),
+      norm(`${b}.ffn_norm`, rows, a.x, L.ffnNorm, a.xn, [L.gate, L.up]),
       product(`${b}.ffn_gate`, rows, L.gate, a.xn, a.gate, false),
       product(`${b}.ffn_up`, rows, L.up, a.xn, a.up, false),
-      dispatch(`${b}.swiglu`, k.swiglu, rows, [hp.ffnDim], [whole(a.gate), whole(a.up), whole(a.h)], (n) => [ceil(hp.ffnDim, 256), n, 1]),
-      ...quantizeFor(`${b}.ffn_hidden_q8`, rows, a.h, hp.ffnDim, [L.down]),
+      dispatch(`${b}.swiglu`, k.swiglu, rows, [hp.ffnDim, L.down.kind === "q8_0" ? 1 : 0], [whole(a.gate), whole(a.up), whole(a.h), whole(a.xq), whole(a.xs)], (n) => [ceil(hp.ffnDim / 4, 256), n, 1]),
       product(`${b}.ffn_down`, rows, L.down, a.h, a.x, true),
     ];
   });
   const out = a.stepOut;
   const tail: ProgramStep[] = [
-    norm("output_norm", out, a.x, w.outputNorm, a.xn),
-    ...quantizeFor("output_q8", out, a.xn, hp.dim, [w.output]),
+    norm("output_norm", out, a.x, w.outputNorm, a.xn, [w.output]),
     product("output", out, w.output, a.xn, a.logits, false),
   ];
 
@@ -196,14 +202,17 @@ export function isProduct(s: ProgramStep): s is ProductDispatch {
   return (s as ProductDispatch).few !== undefined;
 }
 
-/** Records `steps` into a compute pass for `rows` rows; returns the number of dispatches. */
-export function recordSteps(pass: GPUComputePassEncoder, steps: ProgramStep[], rows: number): number {
+/** Records `steps` into a compute pass for `rows` rows from position `pos0`; returns the number of dispatches. */
+export function recordSteps(pass: GPUComputePassEncoder, steps: ProgramStep[], rows: number, pos0: number): number {
+  let n = 0;
   for (const s of steps) {
     const d = isProduct(s) ? (rows <= FEW_ROWS ? s.few : s.many) : s;
-    const [x, y, z] = d.groups(rows);
+    const [x, y, z] = d.groups(rows, pos0);
+    if (x === 0) continue; // a step with nothing to do for this chunk
     pass.setPipeline(d.pipeline);
     pass.setBindGroup(0, d.bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    n++;
   }
-  return steps.length;
+  return n;
 }

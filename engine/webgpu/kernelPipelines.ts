@@ -1,9 +1,10 @@
 /** Compiles every WGSL kernel once per device; a shader that fails to compile names itself and the line. */
-import { ATTENTION_WGSL } from "./kernels/attention";
+import { ATTENTION_COMBINE_WGSL, ATTENTION_WGSL } from "./kernels/attention";
 import { embedRowsWgsl } from "./kernels/embedRows";
 import { FLOAT_MATMUL_WGSL } from "./kernels/floatMatmul";
 import { q8_0MatmulWgsl } from "./kernels/q8_0Matmul";
 import { q8_0MatvecWgsl } from "./kernels/q8_0Matvec";
+import { NORM_QUANTIZE_WGSL } from "./kernels/normQuantize";
 import { QUANTIZE_ROWS_WGSL } from "./kernels/quantizeRows";
 import { RMS_NORM_WGSL } from "./kernels/rmsNorm";
 import { ROPE_STORE_KV_WGSL } from "./kernels/ropeStoreKv";
@@ -14,12 +15,14 @@ export interface KernelPipelines {
   embedQ8: GPUComputePipeline;
   embedFloat: GPUComputePipeline;
   rmsNorm: GPUComputePipeline;
+  normQuantize: GPUComputePipeline;
   quantize: GPUComputePipeline;
   matvecQ8: GPUComputePipeline;
   matmulQ8: GPUComputePipeline;
   matmulFloat: GPUComputePipeline;
   ropeStoreKv: GPUComputePipeline;
   attention: GPUComputePipeline;
+  attentionCombine: GPUComputePipeline;
   swiglu: GPUComputePipeline;
 }
 
@@ -38,12 +41,14 @@ export async function compileKernels(device: GPUDevice, dot: DotPath): Promise<K
     embedQ8: embedRowsWgsl(true),
     embedFloat: embedRowsWgsl(false),
     rmsNorm: RMS_NORM_WGSL,
+    normQuantize: NORM_QUANTIZE_WGSL,
     quantize: QUANTIZE_ROWS_WGSL,
     matvecQ8: q8_0MatvecWgsl(dot),
     matmulQ8: q8_0MatmulWgsl(dot),
     matmulFloat: FLOAT_MATMUL_WGSL,
     ropeStoreKv: ROPE_STORE_KV_WGSL,
     attention: ATTENTION_WGSL,
+    attentionCombine: ATTENTION_COMBINE_WGSL,
     swiglu: SWIGLU_WGSL,
   };
   const names = Object.keys(entries) as (keyof KernelPipelines)[];

@@ -15,6 +15,7 @@ import { GpuDevice, type GpuDeviceOptions } from "./gpuDevice";
 import { GpuResources } from "./gpuResources";
 import { readVector, uploadMatrix, uploadVector, type GpuMatrix } from "./gpuWeights";
 import { compileKernels } from "./kernelPipelines";
+import { profileKernels, type KernelTime } from "./kernelProfile";
 import { ATTENTION_MAX_HEAD_DIM } from "./kernels/attention";
 
 export interface WebGpuLoadOptions extends GpuDeviceOptions {
@@ -72,6 +73,9 @@ export class WebGpuModel implements NativeModel {
   static async load(path: string, options: WebGpuLoadOptions): Promise<WebGpuModel> {
     const header = await readGgufHeader(path);
     const hp = llamaHyperParams(header);
+    if (hp.dim % 4 !== 0 || hp.ffnDim % 4 !== 0) {
+      throw new Error(`${path}: the WebGPU backend needs the embedding (${hp.dim}) and FFN (${hp.ffnDim}) widths to be multiples of 4`);
+    }
     if (hp.headDim > ATTENTION_MAX_HEAD_DIM || hp.headDim % 2 !== 0) {
       throw new Error(`${path}: head size ${hp.headDim} is not supported by the WebGPU backend (even, at most ${ATTENTION_MAX_HEAD_DIM})`);
     }
@@ -132,6 +136,15 @@ export class WebGpuModel implements NativeModel {
       gpu.close();
       throw e;
     }
+  }
+
+  /** Microseconds per kernel for a chunk of `rows` rows (see kernelProfile.ts); the slots are left as they are. */
+  async profile(rows: number, repeats = 50): Promise<KernelTime[]> {
+    const { nCtx } = this.modelInfo;
+    const pos0 = Math.max(0, Math.min(nCtx - rows, 512));
+    this.gpu.device.queue.writeBuffer(this.act.stepRows, 0, new Uint32Array([rows, pos0, 0, 0]));
+    this.gpu.device.queue.writeBuffer(this.act.stepOut, 0, new Uint32Array([1, pos0, 0, rows - 1]));
+    return profileKernels(this.gpu.device, this.program, this.hp.nLayers, rows, pos0, repeats);
   }
 
   info(): NativeModelInfo {
@@ -229,11 +242,11 @@ export class WebGpuModel implements NativeModel {
         const encoder = device.createCommandEncoder();
         const pass = encoder.beginComputePass();
         let launches = 0;
-        if (l0 === 0) launches += recordSteps(pass, this.program.head, n);
+        if (l0 === 0) launches += recordSteps(pass, this.program.head, n, pos0);
         const l1 = Math.min(this.hp.nLayers, l0 + perGroup);
-        for (let l = l0; l < l1; l++) launches += recordSteps(pass, this.program.layers[l], n);
+        for (let l = l0; l < l1; l++) launches += recordSteps(pass, this.program.layers[l], n, pos0);
         const lastGroup = l1 >= this.hp.nLayers;
-        if (lastGroup && outRows > 0) launches += recordSteps(pass, this.program.tail, outRows);
+        if (lastGroup && outRows > 0) launches += recordSteps(pass, this.program.tail, outRows, pos0);
         pass.end();
         if (lastGroup && outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
         this.res.launches += launches;

@@ -1,5 +1,6 @@
 /** Where a WebGPU decode step's time goes on a device: queue round trips, map latency, and the step itself. */
 import { GpuDevice } from "../../engine/webgpu/gpuDevice";
+import { writeSyntheticPreset } from "../../engine/bench/syntheticPresets";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 
 async function time(label: string, n: number, f: () => Promise<unknown>): Promise<void> {
@@ -22,7 +23,11 @@ async function main(): Promise<void> {
     buf.unmap();
   });
   gpu.close();
-  const path = process.argv[2];
+  let path = process.argv[2];
+  if (path === "tinyllama") {
+    path = "/tmp/tinyllama-q8_0.gguf";
+    await writeSyntheticPreset("tinyllama", path);
+  }
   if (path) {
     const m = await WebGpuModel.load(path, { allowSoftware: true, nCtx: 1024, nBatch: 512 });
     await m.eval(0, Int32Array.from({ length: 16 }, (_, i) => i + 5), false);
@@ -33,6 +38,12 @@ async function main(): Promise<void> {
       sum.readback += m.lastChunk.readback;
     });
     console.log(`  of which: recording ${(sum.record / 51).toFixed(3)} ms, waiting for the logits ${(sum.readback / 51).toFixed(3)} ms`);
+    for (const rows of [1, 64]) {
+      const prof = await m.profile(rows);
+      const total = prof.reduce((a, k) => a + k.us * k.perToken, 0);
+      console.log(`  kernels for ${rows} row(s): ${(total / 1000).toFixed(3)} ms a pass`);
+      for (const k of prof) console.log(`    ${k.label.padEnd(22)} ${k.us.toFixed(1).padStart(9)} us x ${k.perToken}`);
+    }
     const prompt = Int32Array.from({ length: 512 }, (_, i) => (i * 13) % 1000);
     await time("prefill of 512 tokens", 3, async () => {
       m.truncate(0, 0);

@@ -1,0 +1,49 @@
+/**
+ * Time per kernel of the forward program, without timestamp queries (which
+ * adapters quantize or lack): each dispatch of layer 0 and of the tail is
+ * recorded many times in one pass and timed by the wall clock, minus an
+ * empty submission's round trip. Inputs are whatever the buffers hold;
+ * only the time matters.
+ */
+import { FEW_ROWS, isProduct, type ForwardProgram, type ProgramStep } from "./forwardProgram";
+
+export interface KernelTime {
+  label: string;
+  /** Microseconds per dispatch. */
+  us: number;
+  /** Dispatches of this kind in one forward pass. */
+  perToken: number;
+}
+
+export async function profileKernels(device: GPUDevice, program: ForwardProgram, nLayers: number, rows: number, pos0: number, repeats = 50): Promise<KernelTime[]> {
+  const run = async (steps: ProgramStep[], times: number) => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let r = 0; r < times; r++) {
+      for (const s of steps) {
+        const d = isProduct(s) ? (rows <= FEW_ROWS ? s.few : s.many) : s;
+        const [x, y, z] = d.groups(rows, pos0);
+        if (x === 0) continue;
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(x, y, z);
+      }
+    }
+    pass.end();
+    const t0 = performance.now();
+    device.queue.submit([enc.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    return performance.now() - t0;
+  };
+  const empty = Math.min(await run([], 0), await run([], 0), await run([], 0));
+  const out: KernelTime[] = [];
+  const timeOf = async (s: ProgramStep, perToken: number) => {
+    await run([s], 2);
+    const ms = Math.min(await run([s], repeats), await run([s], repeats)) - empty;
+    out.push({ label: s.label.replace(/^blk\.0\./, ""), us: (ms * 1000) / repeats, perToken });
+  };
+  for (const s of program.head) await timeOf(s, 1);
+  for (const s of program.layers[0]) await timeOf(s, nLayers);
+  for (const s of program.tail) await timeOf(s, 1);
+  return out;
+}
