@@ -42,6 +42,11 @@ export async function profileKernels(device: GPUDevice, program: ForwardProgram,
     const ms = Math.min(await run([s], repeats), await run([s], repeats)) - empty;
     out.push({ label: s.label.replace(/^blk\.0\./, ""), us: (ms * 1000) / repeats, perToken });
   };
+  // The whole program in order, as a forward pass records it: the sum above plus the gaps between dependent kernels.
+  const all = [...program.head, ...program.layers.flat(), ...program.tail];
+  await run(all, 1);
+  const wholeMs = Math.min(await run(all, 10), await run(all, 10)) - empty;
+  out.push({ label: "(whole pass, in order)", us: (wholeMs * 1000) / 10, perToken: 0 });
   for (const s of program.head) await timeOf(s, 1);
   for (const s of program.layers[0]) await timeOf(s, nLayers);
   for (const s of program.tail) await timeOf(s, 1);

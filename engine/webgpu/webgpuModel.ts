@@ -50,7 +50,14 @@ export interface ChunkTimings {
   readback: number;
 }
 
+interface RecordedPass {
+  commands: GPUCommandBuffer;
+  launches: number;
+}
+
 export class WebGpuModel implements NativeModel {
+  /** The next decode step, recorded while the GPU runs the current one. */
+  private nextDecode?: RecordedPass & { pos0: number; outRows: number };
   readonly lastChunk: ChunkTimings = { record: 0, wait: 0, readback: 0 };
   private cancelled = false;
   private busy = false;
@@ -236,32 +243,25 @@ export class WebGpuModel implements NativeModel {
     const timings = this.lastChunk;
     timings.record = timings.wait = timings.readback = 0;
     try {
-      for (let l0 = 0; l0 < this.hp.nLayers || l0 === 0; l0 += perGroup) {
+      for (let l0 = 0; l0 < this.hp.nLayers; l0 += perGroup) {
         if (l0 > 0 && this.cancelled) throw abortError(`evaluation cancelled at layer ${l0} of a ${n}-token chunk`);
-        const t0 = performance.now();
-        const encoder = device.createCommandEncoder();
-        const pass = encoder.beginComputePass();
-        let launches = 0;
-        if (l0 === 0) launches += recordSteps(pass, this.program.head, n, pos0);
         const l1 = Math.min(this.hp.nLayers, l0 + perGroup);
-        for (let l = l0; l < l1; l++) launches += recordSteps(pass, this.program.layers[l], n, pos0);
         const lastGroup = l1 >= this.hp.nLayers;
-        if (lastGroup && outRows > 0) launches += recordSteps(pass, this.program.tail, outRows, pos0);
-        pass.end();
-        if (lastGroup && outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
-        this.res.launches += launches;
-        const commands = encoder.finish();
+        const t0 = performance.now();
+        const pass = n === 1 ? this.takeDecodePass(pos0, outRows) : this.recordPass(n, pos0, l0, l1, lastGroup ? outRows : 0);
         const t1 = performance.now();
         timings.record += t1 - t0;
+        this.res.launches += pass.launches;
         if (lastGroup && outRows > 0) {
           // Mapping the logits waits for this submission: no separate round trip.
-          this.res.submitNoWait([commands], queue);
+          this.res.submitNoWait([pass.commands], queue);
+          // While the GPU works, record the next decode step (its dispatches depend only on the position).
+          if (n === 1 && pos0 + 1 < this.modelInfo.nCtx) this.nextDecode = { pos0: pos0 + 1, outRows, ...this.recordPass(1, pos0 + 1, 0, this.hp.nLayers, outRows) };
         } else {
-          await this.res.submit([commands], queue);
+          await this.res.submit([pass.commands], queue);
           timings.wait += performance.now() - t1;
         }
         if (this.gpu.failure) throw new GpuBackendError(this.gpu.failure);
-        if (lastGroup) break;
       }
     } finally {
       scopeErrors = [await device.popErrorScope(), await device.popErrorScope()];
@@ -286,6 +286,28 @@ export class WebGpuModel implements NativeModel {
       timings.readback = performance.now() - t2;
     }
   }
+
+  /** The decode step recorded ahead for this position, or a fresh recording. */
+  private takeDecodePass(pos0: number, outRows: number): RecordedPass {
+    const ready = this.nextDecode;
+    this.nextDecode = undefined;
+    if (ready && ready.pos0 === pos0 && ready.outRows === outRows) return ready;
+    return this.recordPass(1, pos0, 0, this.hp.nLayers, outRows);
+  }
+
+  /** Layers [l0, l1) for `n` rows from `pos0` (the embedding with layer 0; the logits of `outRows` rows after the last). */
+  private recordPass(n: number, pos0: number, l0: number, l1: number, outRows: number): RecordedPass {
+    const encoder = this.gpu.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    let launches = 0;
+    if (l0 === 0) launches += recordSteps(pass, this.program.head, n, pos0);
+    for (let l = l0; l < l1; l++) launches += recordSteps(pass, this.program.layers[l], n, pos0);
+    if (outRows > 0) launches += recordSteps(pass, this.program.tail, outRows, pos0);
+    pass.end();
+    if (outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
+    return { commands: encoder.finish(), launches };
+  }
+
 }
 
 function uploadWeights(res: GpuResources, usage: GPUBufferUsage, path: string, h: GgufHeader, hp: LlamaHyperParams): ModelWeights {
