@@ -23,12 +23,11 @@ export interface ActivationBuffers {
   tokens: GPUBuffer;
   x: GPUBuffer;
   xn: GPUBuffer;
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
+  /** Each row: queries, keys, values. */
+  qkv: GPUBuffer;
   attn: GPUBuffer;
-  gate: GPUBuffer;
-  up: GPUBuffer;
+  /** Each row: gate values, then up values. */
+  gateUp: GPUBuffer;
   h: GPUBuffer;
   xq: GPUBuffer;
   xs: GPUBuffer;
@@ -82,12 +81,9 @@ export function createActivations(res: GpuResources, usage: GPUBufferUsage, s: A
     tokens: res.createBuffer("tokens", b * 4, storage | usage.COPY_DST),
     x: res.createBuffer("x", b * hp.dim * f, storage),
     xn: res.createBuffer("x_norm", b * hp.dim * f, storage),
-    q: res.createBuffer("q", b * qDim * f, storage),
-    k: res.createBuffer("k", b * kvDim * f, storage),
-    v: res.createBuffer("v", b * kvDim * f, storage),
+    qkv: res.createBuffer("qkv", b * (qDim + 2 * kvDim) * f, storage),
     attn: res.createBuffer("attn_out", b * qDim * f, storage),
-    gate: res.createBuffer("ffn_gate", b * hp.ffnDim * f, storage),
-    up: res.createBuffer("ffn_up", b * hp.ffnDim * f, storage),
+    gateUp: res.createBuffer("ffn_gate_up", b * 2 * hp.ffnDim * f, storage),
     h: res.createBuffer("ffn_hidden", b * hp.ffnDim * f, storage),
     xq: res.createBuffer("act_q8_quants", b * qw, storage),
     xs: res.createBuffer("act_q8_scales", (b * qw) / 8, storage),

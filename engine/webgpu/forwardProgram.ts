@@ -41,6 +41,9 @@ export interface ForwardProgram {
 export const FEW_ROWS = 4;
 
 export interface LayerWeights {
+  /** q, k and v stacked, when all three are Q8_0; gate and up likewise. */
+  qkv?: GpuMatrix;
+  gateUp?: GpuMatrix;
   attnNorm: GPUBuffer;
   wq: GpuMatrix;
   wk: GpuMatrix;
@@ -131,12 +134,15 @@ export function buildForwardProgram(
   function quantize(label: string, step: GPUBuffer, input: GPUBuffer, width: number): Dispatch {
     return dispatch(label, k.quantize, step, [width], [whole(input), whole(a.xq), whole(a.xs)], (n) => [ceil(width / 4, 256), n, 1]);
   }
-  /** y (= or +=) m x, x read quantized when m is Q8_0 and as floats otherwise. */
-  function product(label: string, step: GPUBuffer, m: GpuMatrix, floatInput: GPUBuffer, out: GPUBuffer, accumulate: boolean): ProgramStep {
+  /**
+   * y (= or +=) m x, x read quantized when m is Q8_0 and as floats otherwise; output rows of `stride` values
+   * (default: the matrix's rows), this product's starting at `offset`.
+   */
+  function product(label: string, step: GPUBuffer, m: GpuMatrix, floatInput: GPUBuffer, out: GPUBuffer, accumulate: boolean, stride = m.rows, offset = 0): ProgramStep {
     if (m.kind === "float") {
-      return dispatch(label, k.matmulFloat, step, [m.rows, m.cols, accumulate ? 1 : 0, m.roundInput ? 1 : 0], [whole(m.buffer), whole(floatInput), whole(out)], (n) => [ceil(m.rows, 64), n, 1]);
+      return dispatch(label, k.matmulFloat, step, [m.rows, m.cols, accumulate ? 1 : 0, m.roundInput ? 1 : 0, stride, offset], [whole(m.buffer), whole(floatInput), whole(out)], (n) => [ceil(m.rows, 64), n, 1]);
     }
-    const record = [m.rows, m.cols, accumulate ? 1 : 0];
+    const record = [m.rows, m.cols, accumulate ? 1 : 0, 0, stride, offset];
     const bufs = [...planes(m), whole(a.xq), whole(a.xs), whole(out)];
     return {
       label,
@@ -151,6 +157,8 @@ export function buildForwardProgram(
 
   const rows = a.stepRows;
   const qDim = hp.nHeads * hp.headDim;
+  const kvDim = hp.nKvHeads * hp.headDim;
+  const qkvWidth = qDim + 2 * kvDim;
   const head: ProgramStep[] = [
     w.embedding.kind === "q8_0"
       ? dispatch("embed", k.embedQ8, rows, [hp.dim, w.embedding.scaleOffset / 4, hp.vocab], [whole(a.tokens), whole(w.embedding.buffer), whole(a.x)], (n) => [1, n, 1])
@@ -161,11 +169,15 @@ export function buildForwardProgram(
     const pairs = (hp.nHeads + 2 * hp.nKvHeads) * (hp.headDim / 2);
     return [
       norm(`${b}.attn_norm`, rows, a.x, L.attnNorm, a.xn, [L.wq, L.wk, L.wv]),
-      product(`${b}.attn_q`, rows, L.wq, a.xn, a.q, false),
-      product(`${b}.attn_k`, rows, L.wk, a.xn, a.k, false),
-      product(`${b}.attn_v`, rows, L.wv, a.xn, a.v, false),
-      dispatch(`${b}.rope_kv`, k.ropeStoreKv, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, hp.ropeDim], [whole(a.q), whole(a.k), whole(a.v), whole(a.angles), whole(a.kCache[l]), whole(a.vCache[l])], (n) => [ceil(pairs, 64), n, 1]),
-      dispatch(`${b}.attention`, k.attention, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, { f32: 1 / Math.sqrt(hp.headDim) }], [whole(a.q), whole(a.kCache[l]), whole(a.vCache[l]), whole(a.attn), whole(a.partials)], (n, pos0) => [hp.nHeads, n, attentionSplits(n, pos0 + n)]),
+      ...(L.qkv
+        ? [product(`${b}.attn_qkv`, rows, L.qkv, a.xn, a.qkv, false)]
+        : [
+            product(`${b}.attn_q`, rows, L.wq, a.xn, a.qkv, false, qkvWidth, 0),
+            product(`${b}.attn_k`, rows, L.wk, a.xn, a.qkv, false, qkvWidth, qDim),
+            product(`${b}.attn_v`, rows, L.wv, a.xn, a.qkv, false, qkvWidth, qDim + kvDim),
+          ]),
+      dispatch(`${b}.rope_kv`, k.ropeStoreKv, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, hp.ropeDim], [whole(a.qkv), whole(a.angles), whole(a.kCache[l]), whole(a.vCache[l])], (n) => [ceil(pairs, 64), n, 1]),
+      dispatch(`${b}.attention`, k.attention, rows, [hp.nHeads, hp.nKvHeads, hp.headDim, { f32: 1 / Math.sqrt(hp.headDim) }, qkvWidth], [whole(a.qkv), whole(a.kCache[l]), whole(a.vCache[l]), whole(a.attn), whole(a.partials)], (n, pos0) => [hp.nHeads, n, attentionSplits(n, pos0 + n)]),
       dispatch(`${b}.attention_combine`, k.attentionCombine, rows, [hp.nHeads, hp.headDim], [whole(a.partials), whole(a.attn)], (n, pos0) => {
         const splits = attentionSplits(n, pos0 + n);
         return splits === 1 ? [0, 0, 0] : [hp.nHeads, n, splits];
@@ -173,9 +185,13 @@ export function buildForwardProgram(
       ...quantizeFor(`${b}.attn_out_q8`, rows, a.attn, qDim, [L.wo]),
       product(`${b}.attn_output`, rows, L.wo, a.attn, a.x, true),
       norm(`${b}.ffn_norm`, rows, a.x, L.ffnNorm, a.xn, [L.gate, L.up]),
-      product(`${b}.ffn_gate`, rows, L.gate, a.xn, a.gate, false),
-      product(`${b}.ffn_up`, rows, L.up, a.xn, a.up, false),
-      dispatch(`${b}.swiglu`, k.swiglu, rows, [hp.ffnDim, L.down.kind === "q8_0" ? 1 : 0], [whole(a.gate), whole(a.up), whole(a.h), whole(a.xq), whole(a.xs)], (n) => [ceil(hp.ffnDim / 4, 256), n, 1]),
+      ...(L.gateUp
+        ? [product(`${b}.ffn_gate_up`, rows, L.gateUp, a.xn, a.gateUp, false)]
+        : [
+            product(`${b}.ffn_gate`, rows, L.gate, a.xn, a.gateUp, false, 2 * hp.ffnDim, 0),
+            product(`${b}.ffn_up`, rows, L.up, a.xn, a.gateUp, false, 2 * hp.ffnDim, hp.ffnDim),
+          ]),
+      dispatch(`${b}.swiglu`, k.swiglu, rows, [hp.ffnDim, L.down.kind === "q8_0" ? 1 : 0], [whole(a.gateUp), whole(a.h), whole(a.xq), whole(a.xs)], (n) => [ceil(hp.ffnDim / 4, 256), n, 1]),
       product(`${b}.ffn_down`, rows, L.down, a.h, a.x, true),
     ];
   });
@@ -190,7 +206,7 @@ export function buildForwardProgram(
     const p = pending[d.index];
     const entries: GPUBindGroupEntry[] = [
       { binding: 0, resource: { buffer: p.step } },
-      { binding: 1, resource: { buffer: paramBuffer, offset: p.offset, size: 16 } },
+      { binding: 1, resource: { buffer: paramBuffer, offset: p.offset, size: 32 } },
       ...p.entries.map((r, i) => ({ binding: i + 2, resource: r as GPUBindingResource })),
     ];
     d.bindGroup = device.createBindGroup({ label: p.label, layout: p.pipeline.getBindGroupLayout(0), entries });

@@ -79,6 +79,40 @@ export function uploadMatrix(res: GpuResources, usage: GPUBufferUsage, file: str
   return { name, kind: "float", rows, cols, buffer, quantBytes: 0, scaleOffset: 0, scaleBytes: 0, roundInput: t.type === GgmlType.F16, fileBytes: bytes.length };
 }
 
+/**
+ * Matrices that read the same input (q, k and v; gate and up), stacked row after row into one Q8_0 matrix so
+ * one dispatch computes them all; undefined unless every part is Q8_0.
+ */
+export function uploadStackedQ8(res: GpuResources, usage: GPUBufferUsage, file: string, h: GgufHeader, label: string, parts: { name: string; rows: number }[], cols: number): GpuMatrix | undefined {
+  const infos = parts.map((p) => findChecked(h, p.name, [cols, p.rows]));
+  if (infos.some((t) => t.type !== GgmlType.Q8_0)) return undefined;
+  const rows = parts.reduce((a, p) => a + p.rows, 0);
+  const blocks = (rows * cols) / QK8_0;
+  const quantBytes = blocks * QK8_0;
+  const scaleOffset = align(quantBytes, 256);
+  const scaleBytes = align(blocks * 2, 4);
+  const buffer = res.createBuffer(label, scaleOffset + scaleBytes, usage.STORAGE, true);
+  const mapped = buffer.getMappedRange();
+  const quants = new Uint8Array(mapped, 0, quantBytes);
+  const scales = new Uint16Array(mapped, scaleOffset, blocks);
+  let b0 = 0;
+  let fileBytes = 0;
+  for (const p of parts) {
+    const bytes = readTensorBytes(file, h, p.name);
+    fileBytes += bytes.length;
+    const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const n = (p.rows * cols) / QK8_0;
+    for (let b = 0; b < n; b++) {
+      const at = b * Q8_0_BLOCK_BYTES;
+      scales[b0 + b] = src.getUint16(at, true);
+      quants.set(bytes.subarray(at + 2, at + Q8_0_BLOCK_BYTES), (b0 + b) * QK8_0);
+    }
+    b0 += n;
+  }
+  buffer.unmap();
+  return { name: label, kind: "q8_0", rows, cols, buffer, quantBytes, scaleOffset, scaleBytes, roundInput: false, fileBytes };
+}
+
 /** A vector (norm weights, RoPE frequency factors) as f32. */
 export function uploadVector(res: GpuResources, usage: GPUBufferUsage, file: string, h: GgufHeader, name: string, n: number): GPUBuffer {
   return uploadFloats(res, usage, name, readVector(file, h, name, n));

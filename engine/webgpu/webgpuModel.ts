@@ -13,7 +13,7 @@ import { createActivations, type ActivationBuffers } from "./activationBuffers";
 import { buildForwardProgram, recordSteps, type ForwardProgram, type LayerWeights, type ModelWeights } from "./forwardProgram";
 import { GpuDevice, type GpuDeviceOptions } from "./gpuDevice";
 import { GpuResources } from "./gpuResources";
-import { readVector, uploadMatrix, uploadVector, type GpuMatrix } from "./gpuWeights";
+import { readVector, uploadMatrix, uploadStackedQ8, uploadVector, type GpuMatrix } from "./gpuWeights";
 import { compileKernels } from "./kernelPipelines";
 import { profileKernels, type KernelTime } from "./kernelProfile";
 import { ATTENTION_MAX_HEAD_DIM } from "./kernels/attention";
@@ -318,17 +318,28 @@ function uploadWeights(res: GpuResources, usage: GPUBufferUsage, path: string, h
   const layers: LayerWeights[] = [];
   for (let l = 0; l < hp.nLayers; l++) {
     const b = `blk.${l}`;
+    // One product for q, k and v (and one for gate and up) where all are Q8_0; the parts stand for it then.
+    const qkv = uploadStackedQ8(res, usage, path, h, `${b}.attn_qkv`, [
+      { name: `${b}.attn_q.weight`, rows: qDim },
+      { name: `${b}.attn_k.weight`, rows: kvDim },
+      { name: `${b}.attn_v.weight`, rows: kvDim },
+    ], hp.dim);
+    const gateUp = uploadStackedQ8(res, usage, path, h, `${b}.ffn_gate_up`, [
+      { name: `${b}.ffn_gate.weight`, rows: hp.ffnDim },
+      { name: `${b}.ffn_up.weight`, rows: hp.ffnDim },
+    ], hp.dim);
     layers.push({
+      qkv,
+      gateUp,
       attnNorm: uploadVector(res, usage, path, h, `${b}.attn_norm.weight`, hp.dim),
-      wq: matrix(`${b}.attn_q.weight`, qDim, hp.dim),
-      wk: matrix(`${b}.attn_k.weight`, kvDim, hp.dim),
-      wv: matrix(`${b}.attn_v.weight`, kvDim, hp.dim),
+      wq: qkv ?? matrix(`${b}.attn_q.weight`, qDim, hp.dim),
+      wk: qkv ?? matrix(`${b}.attn_k.weight`, kvDim, hp.dim),
+      wv: qkv ?? matrix(`${b}.attn_v.weight`, kvDim, hp.dim),
       wo: matrix(`${b}.attn_output.weight`, hp.dim, qDim),
       ffnNorm: uploadVector(res, usage, path, h, `${b}.ffn_norm.weight`, hp.dim),
-      gate: matrix(`${b}.ffn_gate.weight`, hp.ffnDim, hp.dim),
-      up: matrix(`${b}.ffn_up.weight`, hp.ffnDim, hp.dim),
-      down: matrix(`${b}.ffn_down.weight`, hp.dim, hp.ffnDim),
-    });
+      gate: gateUp ?? matrix(`${b}.ffn_gate.weight`, hp.ffnDim, hp.dim),
+      up: gateUp ?? matrix(`${b}.ffn_up.weight`, hp.ffnDim, hp.dim),
+      down: matrix(`${b}.ffn_down.weight`, hp.dim, hp.ffnDim),    });
   }
   const tied = !h.tensors.some((t) => t.name === "output.weight");
   return {
@@ -340,7 +351,8 @@ function uploadWeights(res: GpuResources, usage: GPUBufferUsage, path: string, h
 }
 
 function weightFileBytes(w: ModelWeights): number {
-  let total = w.embedding.fileBytes + (w.output === w.embedding ? 0 : w.output.fileBytes);
-  for (const L of w.layers) for (const m of [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down]) total += m.fileBytes;
+  const all = new Set([w.embedding, w.output, ...w.layers.flatMap((L) => [L.wq, L.wk, L.wv, L.wo, L.gate, L.up, L.down])]);
+  let total = 0;
+  for (const m of all) total += m.fileBytes;
   return total;
 }

@@ -26,10 +26,10 @@ const ACC = ATTENTION_MAX_HEAD_DIM / 64;
 export const ATTENTION_WGSL = /* wgsl */ `
 ${STEP_STRUCT}
 ${HALF_AT}
-struct Params { nHeads: u32, nKvHeads: u32, headDim: u32, scale: f32 }
+struct Params { nHeads: u32, nKvHeads: u32, headDim: u32, scale: f32, qStride: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> q: array<f32>;  // rows of p.qStride values, queries first
 @group(0) @binding(3) var<storage, read> kCache: array<u32>;
 @group(0) @binding(4) var<storage, read> vCache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
@@ -67,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) groups: vec3
   let kvh = h / (p.nHeads / p.nKvHeads);
   let rowWords = p.nKvHeads * hd / 2u;
   let qBase = (t * p.nHeads + h) * hd;
-  for (var d = lid; d < hd; d += 64u) { query[d] = q[qBase + d]; }
+  for (var d = lid; d < hd; d += 64u) { query[d] = q[t * p.qStride + h * hd + d]; }
   workgroupBarrier();
 
   let nPos = step.pos0 + t + 1u;

@@ -7,7 +7,7 @@ import { ROUND_F16, STEP_STRUCT } from "./wgslCommon";
 export const FLOAT_MATMUL_WGSL = /* wgsl */ `
 ${STEP_STRUCT}
 ${ROUND_F16}
-struct Params { rows: u32, k: u32, accumulate: u32, roundInput: u32 }
+struct Params { rows: u32, k: u32, accumulate: u32, roundInput: u32, yStride: u32, yOffset: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
@@ -25,6 +25,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     if (p.roundInput != 0u) { v = roundF16(v); }
     acc += w[r * p.k + c] * v;
   }
-  let o = t * p.rows + r;
+  let o = t * p.yStride + p.yOffset + r;
   y[o] = select(0.0, y[o], p.accumulate != 0u) + acc;
 }`;

@@ -12,7 +12,7 @@ export function q8_0MatmulWgsl(dot: DotPath): string {
 ${STEP_STRUCT}
 ${HALF_AT}
 ${dot4Wgsl(dot)}
-struct Params { rows: u32, k: u32, accumulate: u32, _p: u32 }
+struct Params { rows: u32, k: u32, accumulate: u32, _p: u32, yStride: u32, yOffset: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> wq: array<vec4u>;
@@ -69,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) li: 
     for (var j = 0u; j < 4u; j++) {
       let t = t0 + lid.x * 4u + j;
       if (t >= step.n) { continue; }
-      let o = t * p.rows + r;
+      let o = t * p.yStride + p.yOffset + r;
       y[o] = select(0.0, y[o], p.accumulate != 0u) + acc[i][j];
     }
   }

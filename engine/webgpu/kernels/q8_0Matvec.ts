@@ -12,7 +12,7 @@ export function q8_0MatvecWgsl(dot: DotPath): string {
 ${STEP_STRUCT}
 ${HALF_AT}
 ${dot4Wgsl(dot)}
-struct Params { rows: u32, k: u32, accumulate: u32, _p: u32 }
+struct Params { rows: u32, k: u32, accumulate: u32, _p: u32, yStride: u32, yOffset: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> wq: array<vec4u>;
@@ -52,7 +52,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     workgroupBarrier();
   }
   if (live && lane == 0u) {
-    let o = t * p.rows + r;
+    let o = t * p.yStride + p.yOffset + r;
     y[o] = select(0.0, y[o], p.accumulate != 0u) + partial[lid.x];
   }
 }`;

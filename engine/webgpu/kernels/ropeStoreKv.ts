@@ -10,12 +10,11 @@ ${STEP_STRUCT}
 struct Params { nHeads: u32, nKvHeads: u32, headDim: u32, ropeDim: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read_write> q: array<vec2f>;
-@group(0) @binding(3) var<storage, read> k: array<vec2f>;
-@group(0) @binding(4) var<storage, read> v: array<vec2f>;
-@group(0) @binding(5) var<storage, read> angles: array<vec2f>; // (cos, sin) per position and pair
-@group(0) @binding(6) var<storage, read_write> kCache: array<u32>;
-@group(0) @binding(7) var<storage, read_write> vCache: array<u32>;
+// Each row: its queries, then its keys, then its values.
+@group(0) @binding(2) var<storage, read_write> qkv: array<vec2f>;
+@group(0) @binding(3) var<storage, read> angles: array<vec2f>; // (cos, sin) per position and pair
+@group(0) @binding(4) var<storage, read_write> kCache: array<u32>;
+@group(0) @binding(5) var<storage, read_write> vCache: array<u32>;
 
 fn rotate(x: vec2f, pair: u32, pos: u32) -> vec2f {
   if (pair * 2u >= p.ropeDim) { return x; }
@@ -32,19 +31,19 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let kvPairs = p.nKvHeads * pairsPerHead;
   let pos = step.pos0 + t;
   let cacheWord = (step.kvBase + pos) * kvPairs;
+  let row = t * (qPairs + 2u * kvPairs);
   var g = gid.x;
   if (g < qPairs) {
-    let i = t * qPairs + g;
-    q[i] = rotate(q[i], g % pairsPerHead, pos);
+    qkv[row + g] = rotate(qkv[row + g], g % pairsPerHead, pos);
     return;
   }
   g -= qPairs;
   if (g < kvPairs) {
-    kCache[cacheWord + g] = pack2x16float(rotate(k[t * kvPairs + g], g % pairsPerHead, pos));
+    kCache[cacheWord + g] = pack2x16float(rotate(qkv[row + qPairs + g], g % pairsPerHead, pos));
     return;
   }
   g -= kvPairs;
   if (g < kvPairs) {
-    vCache[cacheWord + g] = pack2x16float(v[t * kvPairs + g]);
+    vCache[cacheWord + g] = pack2x16float(qkv[row + qPairs + kvPairs + g]);
   }
 }`;

@@ -10,11 +10,10 @@ ${STEP_STRUCT}
 struct Params { ffn: u32, quantize: u32, _p1: u32, _p2: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> gate: array<vec4f>;
-@group(0) @binding(3) var<storage, read> up: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> h: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> xq: array<u32>;
-@group(0) @binding(6) var<storage, read_write> xs: array<f32>;
+@group(0) @binding(2) var<storage, read> gateUp: array<vec4f>;  // each row: ffn gate values, then ffn up values
+@group(0) @binding(3) var<storage, read_write> h: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> xq: array<u32>;
+@group(0) @binding(5) var<storage, read_write> xs: array<f32>;
 ${QUANTIZE_GROUP}
 
 @compute @workgroup_size(256)
@@ -26,8 +25,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let e = r * words + i;
   var v = vec4f(0.0);
   if (live) {
-    let g = gate[e];
-    v = g / (1.0 + exp(-g)) * up[e];
+    let g = gateUp[r * 2u * words + i];
+    v = g / (1.0 + exp(-g)) * gateUp[r * 2u * words + words + i];
     h[e] = v;
   }
   // Uniform per dispatch: the quantizer's barriers stay in uniform control flow.
