@@ -1,5 +1,6 @@
 /** Prefill and decode speed of Ghostline's own engine. */
 import { argmax } from "../model/greedy";
+import { noteFallback } from "../cli/args";
 import { LocalModel } from "../model/localModel";
 import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
 
@@ -10,6 +11,7 @@ export async function benchGhostline(modelPath: string, plan: BenchPlan): Promis
     contextSize: plan.prefillTokens + plan.decodeTokens + 8,
     batchSize: plan.prefillTokens,
   });
+  noteFallback(model.info);
   const prompt = benchPrompt(model.info.nVocab, plan.prefillTokens);
   let bestPrefill = Infinity;
   let bestDecode = Infinity;

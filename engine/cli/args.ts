@@ -24,6 +24,11 @@ export function parseBackend(text: string | undefined, fallback: (typeof BACKEND
   return b;
 }
 
+/** Says on stderr when the model runs on another backend than the one asked for, and why. */
+export function noteFallback(info: { backend: string; requestedBackend: string; fallbackReason: string }): void {
+  if (info.fallbackReason) process.stderr.write(`ghostline: running on ${info.backend}, not ${info.requestedBackend}: ${info.fallbackReason}\n`);
+}
+
 /** "1,2,3" -> [1, 2, 3] */
 export function parseTokenList(text: string | undefined, flag: string): number[] {
   if (text === undefined) throw new UsageError(`${flag} is required (comma-separated token ids)`);

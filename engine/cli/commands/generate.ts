@@ -5,7 +5,7 @@
 import { generateGreedy } from "../../model/greedy";
 import { LocalModel } from "../../model/localModel";
 import { loadTokenizer } from "../../tokenizer/tokenizer";
-import { defaultModelPath, parse, parseBackend, parseCount, parseTokenList, UsageError } from "../args";
+import { defaultModelPath, noteFallback, parse, parseBackend, parseCount, parseTokenList, UsageError } from "../args";
 
 export async function generateCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const opts = parse(argv, {
@@ -28,6 +28,7 @@ export async function generateCommand(argv: string[], out: NodeJS.WritableStream
     backend: parseBackend(opts.backend as string | undefined),
     contextSize: prompt.length + maxTokens,
   });
+  noteFallback(model.info);
   try {
     if (!tokenizer) {
       const ids = await generateGreedy(model, prompt, { maxTokens });

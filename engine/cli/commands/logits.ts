@@ -1,6 +1,6 @@
 /** `ghostline logits --model FILE --tokens 1,2,3 [--all]`: JSON logits for the last (or every) position. */
 import { LocalModel } from "../../model/localModel";
-import { defaultModelPath, parse, parseBackend, parseCount, parseTokenList } from "../args";
+import { defaultModelPath, noteFallback, parse, parseBackend, parseCount, parseTokenList } from "../args";
 
 export async function logitsCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const opts = parse(argv, {
@@ -16,6 +16,7 @@ export async function logitsCommand(argv: string[], out: NodeJS.WritableStream):
     backend: parseBackend(opts.backend as string | undefined),
     contextSize: Math.max(tokens.length, 16),
   });
+  noteFallback(model.info);
   try {
     const all = opts.all === true;
     const r = await model.eval(0, tokens, { allLogits: all });
