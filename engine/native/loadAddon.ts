@@ -4,9 +4,9 @@
  * error lists every place tried and what to do.
  */
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as path from "node:path";
 import type { NativeAddon } from "./nativeApi";
+import { requireFirst } from "./requireFirst";
 
 let cached: NativeAddon | undefined;
 
@@ -37,23 +37,14 @@ export function packageRoot(start: string = __dirname): string {
 
 export function loadAddon(root: string = packageRoot()): NativeAddon {
   if (cached) return cached;
-  const require_ = createRequire(__filename);
-  const tried: string[] = [];
-  for (const candidate of addonCandidates(root)) {
-    if (!fs.existsSync(candidate)) {
-      tried.push(`${candidate}: not found`);
-      continue;
-    }
-    try {
-      cached = require_(candidate) as NativeAddon;
-      return cached;
-    } catch (err) {
-      tried.push(`${candidate}: ${(err as Error).message}`);
-    }
+  const found = requireFirst<NativeAddon>(addonCandidates(root));
+  if ("module" in found) {
+    cached = found.module;
+    return cached;
   }
   throw new Error(
     `Ghostline's native engine could not be loaded for ${process.platform}-${process.arch}.\n` +
-      tried.map((t) => `  - ${t}`).join("\n") +
+      found.tried.map((t) => `  - ${t}`).join("\n") +
       "\nPossible solutions:\n" +
       "  - build it: npm run build:native (needs a C++17 compiler and python3)\n" +
       "  - reinstall the extension package made for this platform",

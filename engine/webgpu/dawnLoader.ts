@@ -3,16 +3,14 @@
  * creates a `navigator.gpu` of our own. A packaged extension carries only
  * its own platform's binary, under prebuilds/; a checkout uses node_modules.
  */
-import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as path from "node:path";
 import { packageRoot } from "../native/loadAddon";
+import { requireFirst } from "../native/requireFirst";
 
 export interface DawnModule {
   gpu: GPU;
   /** GPUBufferUsage, GPUMapMode and the other constants, which Node has no globals for. */
   globals: { GPUBufferUsage: GPUBufferUsage; GPUMapMode: GPUMapMode };
-  path: string;
 }
 
 let cached: DawnModule | undefined;
@@ -28,20 +26,10 @@ export function dawnCandidates(root: string): string[] {
 /** Loads Dawn once per process; throws with every place tried when it cannot. */
 export function loadDawn(root: string = packageRoot()): DawnModule {
   if (cached) return cached;
-  const require_ = createRequire(__filename);
-  const tried: string[] = [];
-  for (const candidate of dawnCandidates(root)) {
-    if (!fs.existsSync(candidate)) {
-      tried.push(`${candidate}: not found`);
-      continue;
-    }
-    try {
-      const mod = require_(candidate) as { create(flags: string[]): GPU; globals: DawnModule["globals"] };
-      cached = { gpu: mod.create([]), globals: mod.globals, path: candidate };
-      return cached;
-    } catch (err) {
-      tried.push(`${candidate}: ${(err as Error).message}`);
-    }
+  const found = requireFirst<{ create(flags: string[]): GPU; globals: DawnModule["globals"] }>(dawnCandidates(root));
+  if ("tried" in found) {
+    throw new Error(`WebGPU (Dawn) is not available for ${process.platform}-${process.arch}:\n${found.tried.map((t) => `  - ${t}`).join("\n")}`);
   }
-  throw new Error(`WebGPU (Dawn) is not available for ${process.platform}-${process.arch}:\n${tried.map((t) => `  - ${t}`).join("\n")}`);
+  cached = { gpu: found.module.create([]), globals: found.module.globals };
+  return cached;
 }

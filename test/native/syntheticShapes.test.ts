@@ -12,6 +12,7 @@ import { buildSyntheticLlama, type SyntheticLlamaSpec } from "../../engine/gguf/
 import { LocalModel, type LoadOptions } from "../../engine/model/localModel";
 import { loadAddon } from "../../engine/native/loadAddon";
 import { compareLogits, rows } from "../helpers/logitStats";
+import { tokenSequence } from "../helpers/tokenSequence";
 import { loadLlamaGguf } from "../reference/llamaFromGguf";
 import { llamaForward } from "../reference/llamaReference";
 
@@ -142,17 +143,6 @@ function toleranceFor(weights: Shape["weights"], kvType: "f16" | "f32"): Toleran
 // reordering (measured: bit-identical); max |difference| relative to the row's RMS.
 const SAME_LOGITS = 1e-5;
 
-/** A fixed pseudo-random sequence of `n` ids in [0, vocab), including the last id. */
-function tokenSequence(n: number, vocab: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const out = [1];
-  while (out.length < n - 1) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out.push(s % vocab);
-  }
-  out.push(vocab - 1);
-  return out;
-}
 
 async function writeModel(name: string, spec: SyntheticLlamaSpec, seed: number): Promise<string> {
   const file = path.join(tmp, `${name.replace(/[^a-z0-9]+/gi, "-")}.gguf`);

@@ -13,6 +13,7 @@ import { buildSyntheticLlama, type SyntheticLlamaSpec } from "../../engine/gguf/
 import { loadAddon } from "../../engine/native/loadAddon";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 import { compareLogits, rows } from "../helpers/logitStats";
+import { tokenSequence } from "../helpers/tokenSequence";
 import { loadLlamaGguf } from "../reference/llamaFromGguf";
 import { llamaForward } from "../reference/llamaReference";
 import { webgpuUnavailable } from "./webgpuAvailable";
@@ -58,16 +59,6 @@ const SHAPES: { name: string; weights: "q8_0" | "float"; spec: Partial<Synthetic
 const AGAINST_CPU = { q8_0: { median: 0.06, worst: 0.1, argmax: 0.9 }, float: { median: 0.005, worst: 0.03, argmax: 0.97 } };
 const AGAINST_REF = { q8_0: { median: 0.035, worst: 0.06, argmax: 0.8 }, float: { median: 2e-3, worst: 4e-3, argmax: 0.95 } };
 
-function tokenSequence(n: number, vocab: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const out = [1];
-  while (out.length < n - 1) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out.push(s % vocab);
-  }
-  out.push(vocab - 1);
-  return out;
-}
 
 let tmp: string;
 beforeAll(() => {

@@ -3,23 +3,14 @@
  * 32 weight rows by 32 input rows per workgroup, one Q8_0 block of each in
  * workgroup memory per step, 4 x 4 outputs per thread.
  */
-import { dot4Wgsl, HALF_AT, STEP_STRUCT, type DotPath } from "./wgslCommon";
+import { q8_0ProductHeader } from "./q8_0ProductHeader";
+import type { DotPath } from "./wgslCommon";
 
 export const MATMUL_TILE = 32;
 
 export function q8_0MatmulWgsl(dot: DotPath): string {
   return /* wgsl */ `
-${STEP_STRUCT}
-${HALF_AT}
-${dot4Wgsl(dot)}
-struct Params { rows: u32, k: u32, accumulate: u32, _p: u32, yStride: u32, yOffset: u32 }
-@group(0) @binding(0) var<uniform> step: Step;
-@group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> wq: array<vec4u>;
-@group(0) @binding(3) var<storage, read> ws: array<u32>;
-@group(0) @binding(4) var<storage, read> xq: array<vec4u>;
-@group(0) @binding(5) var<storage, read> xs: array<f32>;
-@group(0) @binding(6) var<storage, read_write> y: array<f32>;
+${q8_0ProductHeader(dot)}
 
 var<workgroup> tileW: array<vec4u, 64>;  // 32 rows x one block (two vec4u)
 var<workgroup> tileX: array<vec4u, 64>;
