@@ -130,18 +130,21 @@ int main(int argc, char** argv) {
     for (int i = 0; i < n_prompt; i++) prompt[static_cast<size_t>(i)] = (i * 7919 + 13) % int(shape.n_vocab);
     const auto c0 = ctx.backend().counters();
     std::vector<double> prefill, decode;
+    uint64_t decode_launches = 0;  // kernels (or dispatches) run by the last run's decode steps
     for (int r = 0; r < runs + 1; r++) {  // the first run warms up (graphs, caches)
       ctx.clear(0);
       auto t0 = Clock::now();
       auto res = ctx.eval(0, prompt, false, nullptr);
       const double tp = seconds_since(t0);
       int32_t next = static_cast<int32_t>(std::max_element(res.logits.begin(), res.logits.end()) - res.logits.begin());
+      const uint64_t l0 = ctx.backend().counters().launches;
       t0 = Clock::now();
       for (int g = 0; g < n_gen; g++) {
         res = ctx.eval(0, {next}, false, nullptr);
         next = static_cast<int32_t>(std::max_element(res.logits.begin(), res.logits.end()) - res.logits.begin());
       }
       const double td = seconds_since(t0);
+      decode_launches = ctx.backend().counters().launches - l0;
       if (r > 0) {
         prefill.push_back(n_prompt / tp);
         decode.push_back(n_gen / td);
@@ -154,6 +157,9 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(c1.allocations - c0.allocations),
                 static_cast<unsigned long long>(c0.live_buffers), static_cast<unsigned long long>(c1.live_buffers),
                 static_cast<unsigned long long>(c0.buffer_bytes), static_cast<unsigned long long>(c1.buffer_bytes));
+    if (decode_launches > 0 && n_gen > 0) {
+      std::printf("kernels per decode token: %.1f\n", double(decode_launches) / n_gen);
+    }
     std::printf("RESULT backend=%s prefill_tok_s=%.0f decode_tok_s=%.1f ceiling_tok_s=%.0f bandwidth_gb_s=%.0f "
                 "decode_fraction_of_ceiling=%.2f prompt=%d gen=%d\n",
                 used.c_str(), median(prefill), median(decode), ceiling, gbs,

@@ -2,8 +2,8 @@
 # Builds the native core with the CUDA backend on a GPU machine (no Node
 # needed), then runs: the host orchestration tests, the CUDA tests (stories260K
 # against llama.cpp and the CPU, synthetic shapes, the 1,000-request soak) and
-# the backend bench on the TinyLlama-shaped model, with the decode fusions and
-# programmatic dependent launch on and off. Logs go to $OUT (or ./cuda-checks-out); the summary is printed last.
+# the backend bench on the TinyLlama-shaped model, with the decode kernels, the
+# weight prefetch, the fusions and programmatic dependent launch on and off. Logs go to $OUT (or ./cuda-checks-out); the summary is printed last.
 #
 #   OUT=/tmp/out native/device/run_cuda_checks.sh
 # The stories260K files are read from $GHOSTLINE_CUDA_TESTDATA/models
@@ -37,36 +37,80 @@ grep -E "passed" "$out/host_tests.log"
 
 echo "== cuda tests"
 timeout 300 "$build/ghostline_cuda_tests" 2>&1 | tee "$out/cuda_tests.log" || status=1
+# The tests again under other settings (TEST_VARIANTS="A=1 B=2;C=3": one run per ';').
+IFS=';' read -ra test_variants <<<"${TEST_VARIANTS:-}"
+for v in "${test_variants[@]}"; do
+  [ -n "$v" ] || continue
+  echo "== cuda tests with $v"
+  # shellcheck disable=SC2086
+  env $v timeout 300 "$build/ghostline_cuda_tests" >"$out/cuda_tests_variant.log" 2>&1 || status=1
+  grep -E "^(ok|FAIL)|passed|six-dispatch" "$out/cuda_tests_variant.log"
+done
 
 echo "== bench (TinyLlama shape, 512-token prompt, 128 decoded tokens)"
 : >"$out/bench.log"
-# Variants as environment settings: the default (fused norm/SwiGLU products and
-# programmatic dependent launch), each switched off, and both off (the plan
-# before either existed), all in this one run on this one card.
+# Variants as environment settings, all in this one run on this one card: the
+# default (decode steps of five dispatches a layer through GL_K_MATVEC_DECODE,
+# weights started towards L2 before the kernel before ends, programmatic
+# dependent launch), the prefetch switched off, and the plans before them.
 bench_variant() {  # bench_variant PROMPT SETTINGS...
   local prompt=$1
   shift
   echo "-- prompt $prompt, settings: ${*:-defaults}" | tee -a "$out/bench.log"
-  env "$@" timeout 150 "$build/bench_backend" --backend cuda --prompt "$prompt" --gen 128 --runs 3 \
+  env "$@" timeout 150 "$build/bench_backend" --backend cuda --prompt "$prompt" --gen 128 --runs "${RUNS:-3}" \
     2>&1 | tee -a "$out/bench.log" || status=1
 }
+previous="GHOSTLINE_CUDA_DECODE=0"  # six dispatches a layer: fused norm/SwiGLU products + PDL
+original="$previous GHOSTLINE_CUDA_FUSE=0 GHOSTLINE_CUDA_PDL=0"  # nine: neither
 bench_variant 512
-bench_variant 512 GHOSTLINE_CUDA_PDL=0
-bench_variant 512 GHOSTLINE_CUDA_FUSE=0
-bench_variant 512 GHOSTLINE_CUDA_FUSE=0 GHOSTLINE_CUDA_PDL=0
+bench_variant 512 GHOSTLINE_CUDA_PREFETCH=0
+bench_variant 512 $previous
+bench_variant 512 $original
 # llama-bench's tg128 decodes from an almost empty context: the same, for comparison.
 bench_variant 16
-bench_variant 16 GHOSTLINE_CUDA_FUSE=0 GHOSTLINE_CUDA_PDL=0
+bench_variant 16 GHOSTLINE_CUDA_PREFETCH=0
+bench_variant 16 $previous
+bench_variant 16 $original
+# Extra settings to time (EXTRA="A=1 B=2;512:C=3": one variant per ';', at the
+# short prompt unless a prompt length and ':' come first).
+IFS=';' read -ra extras <<<"${EXTRA:-}"
+for e in "${extras[@]}"; do
+  [ -n "$e" ] || continue
+  prompt=16
+  if [[ $e =~ ^([0-9]+):(.*)$ ]]; then
+    prompt=${BASH_REMATCH[1]}
+    e=${BASH_REMATCH[2]}
+  fi
+  # shellcheck disable=SC2086
+  bench_variant "$prompt" $e
+done
 
 if [ "${PROFILE:-1}" = 1 ]; then
   echo "== kernel profile (graphs off, one run)"
   GHOSTLINE_CUDA_PROFILE=1 timeout 150 "$build/bench_backend" --backend cuda --prompt 512 --gen 128 --runs 1 \
     >"$out/profile.log" 2>&1 || status=1
   grep -A40 "cuda profile" "$out/profile.log"
+  if [ "${PROFILE_PREVIOUS:-0}" = 1 ]; then
+    # shellcheck disable=SC2086
+    env $previous GHOSTLINE_CUDA_PROFILE=1 timeout 150 "$build/bench_backend" --backend cuda --prompt 512 --gen 128 \
+      --runs 1 >"$out/profile_previous.log" 2>&1 || status=1
+    grep -A40 "cuda profile" "$out/profile_previous.log"
+  fi
+fi
+
+if [ "${NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
+  # Nsight Compute on two layers of one decode step after a 512-token prompt (each
+  # kernel alone: durations without launch gaps or overlap, DRAM throughput, stalls).
+  echo "== ncu: two layers of a decode step"
+  timeout 240 ncu --clock-control none -k regex:"decode|attention" --launch-skip 588 --launch-count 10 \
+    --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
+    "$build/bench_backend" --backend cuda --prompt 512 --gen 16 --runs 1 >"$out/ncu.txt" 2>&1 || echo "ncu failed"
+  grep -E "_kernel|Duration|DRAM Throughput|Registers Per|Achieved Occupancy|Warp Cycles Per Issued|Grid Size|Block Size" \
+    "$out/ncu.txt" | sed -E 's/\(ghostline::cuda::[^)]*\)//' | head -120
 fi
 
 echo "== summary"
 nvidia-smi --query-gpu=name --format=csv,noheader
 grep -E "^(ok|FAIL)|passed" "$out/cuda_tests.log"
-grep -E "^--|RESULT|programmatic" "$out/bench.log"
+grep -E "^--|RESULT|programmatic|refused|kernels per" "$out/bench.log"
 exit $status

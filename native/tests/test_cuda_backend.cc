@@ -1,6 +1,7 @@
 // The CUDA backend on a real GPU: logits against the CPU backend and against
 // llama.cpp's reference on the shared stories260K files, against the CPU on
-// synthetic models of many shapes, a soak of 1,000 requests with cancellations
+// synthetic models of many shapes, decode steps of five dispatches a layer
+// against the plan that keeps RoPE and SwiGLU apart, a soak of 1,000 requests with cancellations
 // in which device memory and live allocations stay flat, and the CPU fallback.
 //
 //   ghostline_cuda_tests [filter]     (GHOSTLINE_CUDA_TESTDATA: folder holding models/)
@@ -9,6 +10,7 @@
 #include "backend/make_backend.h"
 #include "check.h"
 #include "cuda/cuda_backend.h"
+#include "cuda/cuda_executor.h"
 #include "gpu/gpu_backend.h"
 #include "gpu_backend_checks.h"
 
@@ -42,6 +44,64 @@ TEST("cuda: stories260K logits match llama.cpp's reference and the CPU backend w
 
 TEST("cuda: synthetic models of many shapes match the CPU backend") {
   check_synthetic_shapes(cuda_backend, standard_shape_cases());
+}
+
+TEST("cuda: decode steps of five dispatches a layer give the logits of the six-dispatch plan") {
+  // GL_K_MATVEC_DECODE folds RoPE and the KV store into the q/k/v product and the
+  // SwiGLU into the gate/up product; the plan without it keeps them apart. Both run
+  // the same attention, so their logits differ only where a rounding of the same
+  // sums differs (a flipped activation quant at worst).
+  struct Case {
+    const char* what;
+    int64_t dim, n_head, n_head_kv;
+    TensorType kv;
+  };
+  const Case cases[] = {
+      {"head 32 gqa 4, f16 kv", 256, 8, 2, TensorType::F16},
+      {"head 64 gqa 8, f32 kv", 512, 8, 1, TensorType::F32},
+      {"head 128 gqa 2, f16 kv", 1024, 8, 4, TensorType::F16},
+  };
+  for (const Case& c : cases) {
+    LlamaShape shape;
+    shape.dim = c.dim;
+    shape.n_head = c.n_head;
+    shape.n_head_kv = c.n_head_kv;
+    shape.n_ff = 2 * c.dim + 64;
+    shape.n_vocab = 1000;
+    shape.n_layer = 3;
+    shape.n_ctx = 256;
+    const auto bytes = build_llama(shape, 5);
+    auto model = LlamaModel::from_gguf(GgufFile::from_memory(bytes.data(), bytes.size(), "decode.gguf"));
+    ContextParams params;
+    params.n_ctx = 256;
+    params.n_batch = 48;
+    params.kv_type = c.kv;
+    gpu::PlannerOptions six;
+    six.decode_kernels = false;
+    auto five_backend = std::make_unique<gpu::GpuBackend>(std::make_unique<cuda::CudaExecutor>(0), gpu::PlannerOptions{});
+    const gpu::GpuBackend* five_gpu = five_backend.get();
+    Context five(*model, std::move(five_backend), params);
+    Context plain(*model, std::make_unique<gpu::GpuBackend>(std::make_unique<cuda::CudaExecutor>(0), six), params);
+    const int64_t v = shape.n_vocab;
+    const auto prompt = ids(150, v);  // long enough that each block of the split attention has keys
+    five.eval(0, prompt, false, nullptr);
+    plain.eval(0, prompt, false, nullptr);
+    std::vector<float> a, b;
+    size_t dispatches = 0;
+    for (int i = 0; i < 20; i++) {
+      const auto x = five.eval(0, {prompt[static_cast<size_t>(i)]}, false, nullptr).logits;
+      const auto y = plain.eval(0, {prompt[static_cast<size_t>(i)]}, false, nullptr).logits;
+      a.insert(a.end(), x.begin(), x.end());
+      b.insert(b.end(), y.begin(), y.end());
+      dispatches = five_gpu->last_dispatches().dispatches.size();
+    }
+    const RowStats r = row_stats(a, b, v);
+    std::printf("  %-24s decode vs six-dispatch plan: median %.2e worst %.2e argmax %.0f%%; %zu dispatches a step\n",
+                c.what, r.median, r.worst, 100 * r.argmax_agree, dispatches);
+    CHECK_EQ(dispatches, size_t(1 + 5 * shape.n_layer + 1));
+    CHECK(r.median <= 1e-3);
+    CHECK(r.worst <= 3e-2);
+  }
 }
 
 TEST("cuda: 1,000 requests with cancellations leave device memory and live allocations flat") {

@@ -27,6 +27,18 @@ std::unique_ptr<Backend> make_cuda_backend(int device) {
     const int n = std::atoi(blocks);
     if (n >= 1 && n <= 65536) options.matvec_fused_blocks = n;
   }
+  // GHOSTLINE_CUDA_DECODE=0: decode steps keep the plan of six dispatches a layer (for comparison).
+  if (const char* decode = std::getenv("GHOSTLINE_CUDA_DECODE")) options.decode_kernels = *decode != '0';
+  auto setting = [](const char* name, int lo, int hi, int& value) {
+    if (const char* v = std::getenv(name)) {
+      const int n = std::atoi(v);
+      if (n >= lo && n <= hi) value = n;
+    }
+  };
+  setting("GHOSTLINE_CUDA_DECODE_WARPS", 1, 16, options.decode_norm_warps);
+  setting("GHOSTLINE_CUDA_DECODE_SWIGLU_WARPS", 1, 16, options.decode_swiglu_warps);
+  setting("GHOSTLINE_CUDA_DECODE_BLOCKS", 1, 65536, options.decode_norm_blocks);
+  setting("GHOSTLINE_CUDA_DECODE_Q8_WARPS", 1, 16, options.decode_q8_warps);
   return std::make_unique<gpu::GpuBackend>(std::make_unique<cuda::CudaExecutor>(device), options);
 }
 

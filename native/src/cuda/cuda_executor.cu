@@ -40,6 +40,8 @@ CudaExecutor::CudaExecutor(int device) : device_(device) {
   profile_ = profile && *profile && *profile != '0';
   const char* pdl = std::getenv("GHOSTLINE_CUDA_PDL");
   pdl_ = !profile_ && !(pdl && *pdl == '0');
+  const char* prefetch = std::getenv("GHOSTLINE_CUDA_PREFETCH");
+  prefetch_weights_ = !(prefetch && *prefetch == '0');
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   device_name_ = std::string(prop.name) + " (compute " + std::to_string(prop.major) + "." +
                  std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) + " SMs, " +
@@ -129,7 +131,10 @@ void CudaExecutor::enqueue(const gpu::Dispatch* dispatches, size_t n, bool pdl) 
   for (size_t i = 0; i < n; i++) {
     const bool timed = profile_ && 2 * i + 1 < events_.size();
     if (timed) check(cudaEventRecord(events_[2 * i], stream_), "cudaEventRecord");
-    cudaError_t e = launch(dispatches[i], base_, stream_, pdl && pdl_);
+    LaunchOptions options;
+    options.pdl = pdl && pdl_;
+    options.prefetch_weights = prefetch_weights_;
+    cudaError_t e = launch(dispatches[i], base_, stream_, options);
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     if (e != cudaSuccess && pdl && pdl_ && cudaStreamIsCapturing(stream_, &capturing) == cudaSuccess &&
         capturing == cudaStreamCaptureStatusNone) {
@@ -138,7 +143,8 @@ void CudaExecutor::enqueue(const gpu::Dispatch* dispatches, size_t n, bool pdl) 
                    cudaGetErrorString(e));
       cudaGetLastError();
       pdl_ = false;
-      e = launch(dispatches[i], base_, stream_, false);
+      options.pdl = false;
+      e = launch(dispatches[i], base_, stream_, options);
     }
     if (timed) check(cudaEventRecord(events_[2 * i + 1], stream_), "cudaEventRecord");
     if (e != cudaSuccess) {
@@ -219,6 +225,13 @@ void CudaExecutor::run(const gpu::Dispatch* dispatches, size_t n, bool replayabl
       if (d.kernel == GL_K_MATVEC) key += " rows " + std::to_string(int64_t(d.grid[0]) * d.params.rows_per_block);
       if (d.kernel == GL_K_MATMUL) key += " rows " + std::to_string(d.params.i[1]) + " x" + std::to_string(d.params.i[2]);
       if (d.kernel == GL_K_ATTENTION) key += d.grid[1] == 1 ? " (one row)" : " (rows)";
+      if (d.kernel == GL_K_MATVEC_DECODE) {
+        static const char* const kEpilogue[] = {"", " + rope/kv", " + swiglu"};
+        key += std::string(d.params.i[5] == GL_PROLOGUE_RMS_NORM ? " norm + " : " ") + "rows " +
+               std::to_string(int64_t(d.params.i[1]) + (d.params.i[4] > 1 ? d.params.i[2] : 0) +
+                              (d.params.i[4] > 2 ? d.params.i[3] : 0)) +
+               (d.params.i[8] >= 0 && d.params.i[8] <= 2 ? kEpilogue[d.params.i[8]] : "");
+      }
       KernelTime& t = profile_times_[key];
       t.count++;
       t.ms += ms;

@@ -60,6 +60,9 @@ class CudaExecutor final : public gpu::Executor {
   // finishes (off when profiling, and dropped for good if the driver refuses
   // it, with a note on stderr).
   bool pdl_ = true;
+  // Decode products start three units of rows a warp towards L2 before waiting for
+  // the kernel before them (GHOSTLINE_CUDA_PREFETCH=0: only the first, then two ahead).
+  bool prefetch_weights_ = true;
 
   // GHOSTLINE_CUDA_PROFILE=1: every dispatch runs directly (no graphs) between
   // two events, and the time per kernel goes to stderr when the executor ends.

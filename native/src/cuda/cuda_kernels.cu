@@ -12,6 +12,7 @@ namespace {
 struct Args {
   uint8_t* b[GL_MAX_BINDINGS];
   gl_params p;
+  int32_t prefetch_weights;  // LaunchOptions::prefetch_weights
 };
 
 // Programmatic dependent launch: a kernel lets the next one start its blocks
@@ -525,6 +526,339 @@ __global__ void rope_store_kernel(Args a) {
   }
 }
 
+// ---- GL_K_MATVEC_DECODE ----
+
+// Two rows' share of one lane in 2,048 columns of split-plane Q8_0 weights:
+// 16 bytes and one scale per row per 512 columns.
+constexpr int kDecodeChunk = 512 * 4;
+struct RowPairChunk {
+  int4 w[2][4];
+  float s[2][4];
+};
+
+// Where a row's quants and scales start.
+struct RowRef {
+  const int8_t* q;
+  const __half* s;
+};
+
+__device__ __forceinline__ RowRef row_ref(const Args& a, int k, int64_t row) {
+  const int64_t cols = a.p.i[0];
+  const uint8_t* w = matrix_ptr(a, k);
+  return {reinterpret_cast<const int8_t*>(w) + row * cols,
+          reinterpret_cast<const __half*>(w + GL_Q8_SCALES_AT(rows_of(a.p, k), cols)) + row * (cols / GL_QK8_0)};
+}
+
+// The two rows of unit u: row u of matrices 0 and 1 for the SwiGLU epilogue, else rows
+// 2u and 2u + 1 of the matrices taken together (the first again where there is no second).
+template <int EPILOGUE>
+__device__ __forceinline__ void unit_rows(const Args& a, int64_t u, int64_t total, RowRef& r0, RowRef& r1) {
+  if constexpr (EPILOGUE == GL_EPILOGUE_SWIGLU_Q8) {
+    r0 = row_ref(a, 0, u);
+    r1 = row_ref(a, 1, u);
+  } else {
+    int64_t row = 2 * u;
+    const int k0 = matrix_of(a.p, row);
+    r0 = row_ref(a, k0, row);
+    row = 2 * u + 1;
+    if (row < total) {
+      const int k1 = matrix_of(a.p, row);
+      r1 = row_ref(a, k1, row);
+    } else {
+      r1 = r0;
+    }
+  }
+}
+
+__device__ __forceinline__ void load_pair_chunk(RowPairChunk& c, const RowRef& r0, const RowRef& r1, int64_t cols,
+                                                int64_t c0, int lane) {
+#pragma unroll
+  for (int u = 0; u < 4; u++) {
+    const int64_t col = c0 + lane * 16 + u * 512;
+    if (col < cols) {
+      c.w[0][u] = __ldcs(reinterpret_cast<const int4*>(r0.q + col));
+      c.w[1][u] = __ldcs(reinterpret_cast<const int4*>(r1.q + col));
+      c.s[0][u] = __half2float(r0.s[col / GL_QK8_0]);
+      c.s[1][u] = __half2float(r1.s[col / GL_QK8_0]);
+    }
+  }
+}
+
+// Adds the chunk's products with the quantized input (shared memory) to s0 and
+// s1, in the order q8_row_dot adds them.
+__device__ __forceinline__ void dot_pair_chunk(const RowPairChunk& c, const int8_t* xq, const float* xs, int64_t cols,
+                                               int64_t c0, int lane, float& s0, float& s1) {
+#pragma unroll
+  for (int u = 0; u < 4; u++) {
+    const int64_t col = c0 + lane * 16 + u * 512;
+    if (col < cols) {
+      const int4 x = *reinterpret_cast<const int4*>(xq + col);
+      const float xsc = xs[col / GL_QK8_0];
+      int i0 = __dp4a(c.w[0][u].x, x.x, 0);
+      i0 = __dp4a(c.w[0][u].y, x.y, i0);
+      i0 = __dp4a(c.w[0][u].z, x.z, i0);
+      i0 = __dp4a(c.w[0][u].w, x.w, i0);
+      int i1 = __dp4a(c.w[1][u].x, x.x, 0);
+      i1 = __dp4a(c.w[1][u].y, x.y, i1);
+      i1 = __dp4a(c.w[1][u].z, x.z, i1);
+      i1 = __dp4a(c.w[1][u].w, x.w, i1);
+      s0 += float(i0) * (c.s[0][u] * xsc);
+      s1 += float(i1) * (c.s[1][u] * xsc);
+    }
+  }
+}
+
+// N values of a row of cols (v[k] at index threadIdx.x + k * blockDim.x, where
+// valid) to Q8_0 in shared memory, as quantize_warp would: each warp's 32 values
+// of one k are one block. The N warp-wide maxima are interleaved.
+template <int N>
+__device__ __forceinline__ void quantize_values(const float (&v)[N], int64_t cols, int8_t* xq, float* xs) {
+  const int lane = threadIdx.x & 31;
+  float amax[N];
+#pragma unroll
+  for (int k = 0; k < N; k++) amax[k] = fabsf(v[k]);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+#pragma unroll
+    for (int k = 0; k < N; k++) amax[k] = fmaxf(amax[k], __shfl_xor_sync(0xffffffffu, amax[k], o));
+  }
+#pragma unroll
+  for (int k = 0; k < N; k++) {
+    const int64_t i = threadIdx.x + int64_t(k) * blockDim.x;
+    if (i < cols) {
+      const float d = amax[k] / 127.0f;
+      const float id = d != 0.0f ? 1.0f / d : 0.0f;
+      xq[i] = static_cast<int8_t>(roundf(v[k] * id));
+      if (lane == 0) xs[i / GL_QK8_0] = __half2float(__float2half_rn(d));
+    }
+  }
+}
+
+// The RMSNorm prologue: x = src / rms(src) * norm, quantized into xq/xs. `wn` holds
+// the norm weights of this thread's values, loaded before the previous kernel ended.
+template <int N>
+__device__ __forceinline__ void norm_prologue(const Args& a, const float (&wn)[N], int8_t* xq, float* xs, double* partial) {
+  const int64_t cols = a.p.i[0];
+  const int nt = blockDim.x;
+  const float* src = reinterpret_cast<const float*>(a.b[0]);
+  if (cols <= int64_t(N) * nt) {
+    // Every value in registers: one load of the row, one block-wide sum.
+    float v[N];
+    double ss = 0;
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int64_t i = threadIdx.x + int64_t(k) * nt;
+      v[k] = i < cols ? __ldcg(src + i) : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < N; k++) ss += double(v[k]) * v[k];
+    const float scale = 1.0f / sqrtf(float(block_sum(ss, partial) / double(cols)) + a.p.f[0]);
+#pragma unroll
+    for (int k = 0; k < N; k++) v[k] = v[k] * scale * wn[k];
+    quantize_values<N>(v, cols, xq, xs);
+    return;
+  }
+  // Wider rows: the sum first, then the row again, N values a thread at a time.
+  const float* w = reinterpret_cast<const float*>(a.b[1]);
+  double ss = 0;
+  for (int64_t i0 = threadIdx.x; i0 < cols; i0 += int64_t(N) * nt) {
+    float v[N];
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int64_t i = i0 + int64_t(k) * nt;
+      v[k] = i < cols ? __ldcg(src + i) : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < N; k++) ss += double(v[k]) * v[k];
+  }
+  const float scale = 1.0f / sqrtf(float(block_sum(ss, partial) / double(cols)) + a.p.f[0]);
+  for (int64_t i0 = threadIdx.x; i0 < cols; i0 += int64_t(N) * nt) {
+    float v[N];
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int64_t i = i0 + int64_t(k) * nt;
+      v[k] = i < cols ? __ldcg(src + i) * scale * w[i] : 0.0f;
+    }
+    // quantize_values indexes from threadIdx.x: shift the planes to this batch.
+    const int64_t off = i0 - threadIdx.x;
+    quantize_values<N>(v, cols - off, xq + off, xs + off / GL_QK8_0);
+  }
+}
+
+// GL_K_MATVEC_DECODE. Before the previous kernel has finished, each warp loads its
+// first unit's first 2,048 columns of weights into registers (and starts the rest
+// of those rows and of its next units towards L2), and the norm weights and the
+// RoPE rotation are read. Then the input is made in shared memory, and the warp
+// streams its units chunk by chunk, the next chunk's loads in flight while the
+// current one is summed.
+template <int PROLOGUE, int EPILOGUE>
+__global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
+  extern __shared__ int4 decode_smem[];
+  __shared__ double partial[32];
+  constexpr int kNorm = 8;  // values per thread the norm keeps in registers
+  allow_next();
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  const int64_t cols = a.p.i[0];
+  const int64_t total = int64_t(a.p.i[1]) + (a.p.i[4] > 1 ? a.p.i[2] : 0) + (a.p.i[4] > 2 ? a.p.i[3] : 0);
+  const int64_t units = EPILOGUE == GL_EPILOGUE_SWIGLU_Q8 ? int64_t(a.p.i[1]) : (total + 1) / 2;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * a.p.rows_per_block;
+  const int64_t end = first + a.p.rows_per_block < units ? first + a.p.rows_per_block : units;
+  const int64_t n_chunks = (cols + kDecodeChunk - 1) / kDecodeChunk;
+  const int64_t my_units = first + warp < end ? (end - first - warp + n_warps - 1) / n_warps : 0;
+  const int64_t steps = my_units * n_chunks;
+  int8_t* xq = reinterpret_cast<int8_t*>(decode_smem);
+  float* xs = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(decode_smem) + cols);
+  float* hsm = xs + cols / GL_QK8_0;  // h of the block's units (SwiGLU epilogue)
+
+  // The warp's steps: units first + warp + j * n_warps, each chunk by chunk. Two
+  // steps' weights are in registers (or on their way) while one is summed, and the
+  // rows of the warp's next units are on their way to L2.
+  struct Step {
+    int64_t u;
+    int chunk;
+  };
+  auto advance = [&](Step& st) {
+    if (++st.chunk == n_chunks) {
+      st.chunk = 0;
+      st.u += n_warps;
+    }
+  };
+  // Units this far ahead of the one being loaded are on their way to L2.
+  const int ahead = a.prefetch_weights ? 3 : 2;
+  auto prefetch_unit = [&](int64_t u) {
+    RowRef r0, r1;
+    unit_rows<EPILOGUE>(a, u, total, r0, r1);
+    prefetch_l2(r0.q, cols, lane);
+    prefetch_l2(r1.q, cols, lane);
+    prefetch_l2(r0.s, cols / GL_QK8_0 * 2, lane);
+    prefetch_l2(r1.s, cols / GL_QK8_0 * 2, lane);
+  };
+  auto load_step = [&](RowPairChunk& c, const Step& st) {
+    RowRef r0, r1;
+    unit_rows<EPILOGUE>(a, st.u, total, r0, r1);
+    load_pair_chunk(c, r0, r1, cols, int64_t(st.chunk) * kDecodeChunk, lane);
+    if (st.chunk == 0) {
+      if (n_chunks > 1) {
+        prefetch_l2(r0.q + kDecodeChunk, cols - kDecodeChunk, lane);
+        prefetch_l2(r1.q + kDecodeChunk, cols - kDecodeChunk, lane);
+      }
+      if (st.u + ahead * n_warps < end) prefetch_unit(st.u + ahead * n_warps);
+    }
+  };
+  Step st_cur = {first + warp, 0}, st_next = st_cur;
+  advance(st_next);
+  RowPairChunk cur, next;
+  if (steps > 0) load_step(cur, st_cur);
+  if (a.prefetch_weights) {
+    // The units between too: up to `ahead` units of the warp's share stream from
+    // memory while the kernel before is still running.
+    for (int j = 1; j < ahead && first + warp + j * n_warps < end; j++) prefetch_unit(first + warp + j * n_warps);
+  }
+  float wn[kNorm];
+  if constexpr (PROLOGUE == GL_PROLOGUE_RMS_NORM) {
+    const float* w = reinterpret_cast<const float*>(a.b[1]);
+#pragma unroll
+    for (int k = 0; k < kNorm; k++) {
+      const int64_t i = threadIdx.x + int64_t(k) * blockDim.x;
+      wn[k] = i < cols ? w[i] : 0.0f;
+    }
+  }
+  // The first unit's rotation (the tables and the step record are written before the step starts).
+  const int64_t pos = EPILOGUE == GL_EPILOGUE_ROPE_KV ? reinterpret_cast<const int32_t*>(a.b[14])[GL_STEP_POS0] : 0;
+  auto rotation = [&](int64_t row, float& c, float& sn) {  // row within Q or K
+    const int hd = a.p.i[9];
+    const int64_t e = pos * (hd / 2) + (static_cast<int>(row) % hd) / 2;
+    c = reinterpret_cast<const float*>(a.b[10])[e];
+    sn = reinterpret_cast<const float*>(a.b[11])[e];
+  };
+  float c_first = 1.0f, sn_first = 0.0f;
+  if (EPILOGUE == GL_EPILOGUE_ROPE_KV && lane == 0 && steps > 0) {
+    int64_t row = 2 * (first + warp);
+    if (matrix_of(a.p, row) < 2) rotation(row, c_first, sn_first);
+  }
+  wait_prior();
+  // What the first unit adds to, on its way while the input is made.
+  float prev_first[2] = {0.0f, 0.0f};
+  if (EPILOGUE == GL_EPILOGUE_STORE && a.p.i[7] && lane == 0 && steps > 0) {
+    for (int j = 0; j < 2; j++) {
+      int64_t row = 2 * (first + warp) + j;
+      if (row < total) {
+        const int k = matrix_of(a.p, row);
+        prev_first[j] = __ldcg(out_ptr(a, k) + row);
+      }
+    }
+  }
+
+  if constexpr (PROLOGUE == GL_PROLOGUE_RMS_NORM) {
+    norm_prologue<kNorm>(a, wn, xq, xs, partial);
+  } else {
+    // The input was quantized by the kernel before: copy it in.
+    const int4* q = reinterpret_cast<const int4*>(a.b[0]);
+    for (int64_t i = threadIdx.x; i < cols / 16; i += blockDim.x) decode_smem[i] = __ldcg(q + i);
+    const float* s = reinterpret_cast<const float*>(a.b[1]);
+    for (int64_t i = threadIdx.x; i < cols / GL_QK8_0; i += blockDim.x) xs[i] = __ldcg(s + i);
+  }
+  __syncthreads();
+
+  float s0 = 0.0f, s1 = 0.0f;
+  for (int64_t step = 0; step < steps; step++) {
+    const int64_t u = st_cur.u;
+    const int chunk = st_cur.chunk;
+    if (step + 1 < steps) load_step(next, st_next);
+    dot_pair_chunk(cur, xq, xs, cols, int64_t(chunk) * kDecodeChunk, lane, s0, s1);
+    if (chunk == n_chunks - 1) {
+      const float y0 = warp_sum(s0), y1 = warp_sum(s1);
+      s0 = s1 = 0.0f;
+      if (lane == 0) {
+        if constexpr (EPILOGUE == GL_EPILOGUE_SWIGLU_Q8) {
+          hsm[u - first] = y0 / (1.0f + expf(-y0)) * y1;
+        } else if constexpr (EPILOGUE == GL_EPILOGUE_ROPE_KV) {
+          int64_t row = 2 * u;
+          const int k = matrix_of(a.p, row);
+          float z0 = y0, z1 = y1;
+          if (k < 2) {
+            float c = c_first, sn = sn_first;
+            if (u != first + warp) rotation(row, c, sn);
+            z0 = y0 * c - y1 * sn;
+            z1 = y0 * sn + y1 * c;
+          }
+          float* out = out_ptr(a, k);
+          out[row] = z0;
+          out[row + 1] = z1;
+          if (k > 0) {
+            uint8_t* cache = k == 1 ? a.b[12] : a.b[13];
+            const int64_t e = pos * a.p.i[2] + row;  // kv_dim: the rows of K
+            cache_put(cache, e, z0, a.p.i[10]);
+            cache_put(cache, e + 1, z1, a.p.i[10]);
+          }
+        } else {
+          const bool is_first = u == first + warp;
+          for (int j = 0; j < 2; j++) {
+            int64_t row = 2 * u + j;
+            if (row < total) {
+              const int k = matrix_of(a.p, row);
+              float* out = out_ptr(a, k);
+              const float y = j == 0 ? y0 : y1;
+              out[row] = a.p.i[7] ? (is_first ? prev_first[j] : out[row]) + y : y;
+            }
+          }
+        }
+      }
+    }
+    cur = next;
+    st_cur = st_next;
+    advance(st_next);
+  }
+
+  if constexpr (EPILOGUE == GL_EPILOGUE_SWIGLU_Q8) {
+    __syncthreads();
+    for (int64_t blk = warp; blk < (end - first) / GL_QK8_0; blk += n_warps) {
+      quantize_warp(hsm[blk * GL_QK8_0 + lane], reinterpret_cast<int8_t*>(a.b[10]) + first + blk * GL_QK8_0,
+                    reinterpret_cast<float*>(a.b[11]) + first / GL_QK8_0 + blk, lane);
+    }
+  }
+}
+
 // q . k for one cached key row starting at element e: 16-byte loads when the
 // head is a multiple of 8 wide (rows then start 16-byte aligned).
 __device__ __forceinline__ float key_dot(const float* q, const uint8_t* kc, int64_t e, int hd, bool half) {
@@ -619,48 +953,37 @@ __device__ __forceinline__ void load_row_part(const uint8_t* c, int64_t e, float
   }
 }
 
-// One (head, row) per block of any multiple of 32 threads up to 1024. Keys go
-// in tiles of blockDim: one key per thread for the scores, then each warp takes
-// every n_warps-th key of the tile for the weighted sum of values, its lanes
-// across the head's dimensions (DPL each), eight keys' loads in flight at once.
-// Online softmax across tiles; the warps' partial sums are added at the end.
+// Online softmax of one head's query `q` (in shared memory) over the cached keys
+// [kb, ke), on a block of any multiple of 32 threads. Keys go in tiles of
+// blockDim: one key per thread for the scores, then each warp takes every
+// n_warps-th key of the tile for the weighted sum of values, its lanes across
+// the head's dimensions (DPL each), several keys' loads in flight at once.
+// Leaves each warp's weighted sums in o[warp * hd + dim] and returns the running
+// maximum m and sum l of the weights (m = -inf, l = 0 for no keys). p holds
+// blockDim floats, red 64.
 template <int DPL, bool HALF>
-__global__ void __launch_bounds__(1024) attention_kernel(Args a) {
-  __shared__ float q[256];
-  __shared__ float p[1024];
-  __shared__ float red[64];
-  __shared__ float o[32 * 256];
-  pdl_begin();
-  const int h = blockIdx.x, t = blockIdx.y;
-  const int n_head = a.p.i[0], n_kv = a.p.i[1], hd = a.p.i[2];
-  const int64_t q_dim = int64_t(n_head) * hd, kv_dim = int64_t(n_kv) * hd;
-  const int64_t len = reinterpret_cast<const int32_t*>(a.b[4])[GL_STEP_POS0] + t + 1;
-  const int64_t base = int64_t(h / (n_head / n_kv)) * hd;
-  const float* qh = reinterpret_cast<const float*>(a.b[0]) + t * q_dim + int64_t(h) * hd;
-  const uint8_t* kc = a.b[1];
-  const uint8_t* vc = a.b[2];
+__device__ __forceinline__ void attend_keys(const float* q, const uint8_t* kc, const uint8_t* vc, int64_t kv_dim,
+                                            int64_t base, int hd, float scale, int64_t kb, int64_t ke, float* p,
+                                            float* red, float* o, float& m_out, float& l_out) {
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, n_warps = blockDim.x >> 5, nt = blockDim.x;
-  for (int i = tid; i < hd; i += nt) q[i] = qh[i];
-  __syncthreads();
-
   const bool active = lane * DPL < hd;
   const int64_t dim0 = int64_t(lane) * DPL;
   float acc[DPL];
 #pragma unroll
   for (int u = 0; u < DPL; u++) acc[u] = 0.0f;
   float m = -INFINITY, l = 0.0f;
-  for (int64_t j0 = 0; j0 < len; j0 += nt) {
+  for (int64_t j0 = kb; j0 < ke; j0 += nt) {
     const int64_t j = j0 + tid;
-    const float s = j < len ? key_dot(q, kc, j * kv_dim + base, hd, HALF) * a.p.f[0] : -INFINITY;
+    const float s = j < ke ? key_dot(q, kc, j * kv_dim + base, hd, HALF) * scale : -INFINITY;
     const float m_new = fmaxf(m, block_reduce<true>(s, red));
     const float corr = expf(m - m_new);  // 0 on the first tile (m = -inf)
-    const float e = j < len ? expf(s - m_new) : 0.0f;
+    const float e = j < ke ? expf(s - m_new) : 0.0f;
     p[tid] = e;
     l = l * corr + block_reduce<false>(e, red + 32);  // its barriers publish p
     m = m_new;
 #pragma unroll
     for (int u = 0; u < DPL; u++) acc[u] *= corr;
-    const int n_here = static_cast<int>(len - j0 < nt ? len - j0 : nt);
+    const int n_here = static_cast<int>(ke - j0 < nt ? ke - j0 : nt);
     if (active) {
       constexpr int kKeys = DPL >= 8 ? 4 : 8;  // keys in flight per warp
       for (int jj = warp; jj < n_here; jj += kKeys * n_warps) {
@@ -688,6 +1011,42 @@ __global__ void __launch_bounds__(1024) attention_kernel(Args a) {
 #pragma unroll
     for (int u = 0; u < DPL; u++) o[warp * hd + dim0 + u] = acc[u];
   }
+  m_out = m;
+  l_out = l;
+}
+
+// The head's output in `y` (shared memory, hd floats, written by this block's
+// threads before the call) to Q8_0 at row t, head h of the quant and scale planes.
+__device__ __forceinline__ void quantize_head(const Args& a, const float* y, int64_t t, int h) {
+  __syncthreads();
+  const int hd = a.p.i[2], lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  const int64_t e0 = t * int64_t(a.p.i[0]) * hd + int64_t(h) * hd;
+  for (int blk = warp; blk < hd / GL_QK8_0; blk += n_warps) {
+    quantize_warp(y[blk * GL_QK8_0 + lane], reinterpret_cast<int8_t*>(a.b[5]) + e0 + blk * GL_QK8_0,
+                  reinterpret_cast<float*>(a.b[6]) + (e0 / GL_QK8_0) + blk, lane);
+  }
+}
+
+// One (head, row) per block of any multiple of 32 threads up to 1024, over all
+// the row's keys; the warps' partial sums are added at the end.
+template <int DPL, bool HALF>
+__global__ void __launch_bounds__(1024) attention_kernel(Args a) {
+  __shared__ float q[256];
+  __shared__ float p[1024];
+  __shared__ float red[64];
+  __shared__ float o[32 * 256];
+  pdl_begin();
+  const int h = blockIdx.x, t = blockIdx.y;
+  const int n_head = a.p.i[0], n_kv = a.p.i[1], hd = a.p.i[2];
+  const int64_t q_dim = int64_t(n_head) * hd, kv_dim = int64_t(n_kv) * hd;
+  const int64_t len = reinterpret_cast<const int32_t*>(a.b[4])[GL_STEP_POS0] + t + 1;
+  const int64_t base = int64_t(h / (n_head / n_kv)) * hd;
+  const float* qh = reinterpret_cast<const float*>(a.b[0]) + t * q_dim + int64_t(h) * hd;
+  const int tid = threadIdx.x, n_warps = blockDim.x >> 5, nt = blockDim.x;
+  for (int i = tid; i < hd; i += nt) q[i] = qh[i];
+  __syncthreads();
+  float m, l;
+  attend_keys<DPL, HALF>(q, a.b[1], a.b[2], kv_dim, base, hd, a.p.f[0], 0, len, p, red, o, m, l);
   __syncthreads();
   float* out = reinterpret_cast<float*>(a.b[3]) + t * q_dim + int64_t(h) * hd;
   for (int d = tid; d < hd; d += nt) {
@@ -696,14 +1055,7 @@ __global__ void __launch_bounds__(1024) attention_kernel(Args a) {
     q[d] = v / l;  // q is free now: the head's output, for quantizing
     out[d] = v / l;
   }
-  if (a.p.i[4]) {
-    __syncthreads();
-    const int64_t e0 = t * q_dim + int64_t(h) * hd;
-    for (int blk = warp; blk < hd / GL_QK8_0; blk += n_warps) {
-      quantize_warp(q[blk * GL_QK8_0 + lane], reinterpret_cast<int8_t*>(a.b[5]) + e0 + blk * GL_QK8_0,
-                    reinterpret_cast<float*>(a.b[6]) + (e0 / GL_QK8_0) + blk, lane);
-    }
-  }
+  if (a.p.i[4]) quantize_head(a, q, t, h);
 }
 
 // Launches `kernel`, with programmatic stream serialization where `pdl` is set.
@@ -759,12 +1111,14 @@ __global__ void read_kernel(const int4* data, uint64_t n, unsigned* sink) {
 
 }  // namespace
 
-cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, bool pdl) {
+cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, const LaunchOptions& options) {
+  const bool pdl = options.pdl;
   Args a;
   for (uint32_t i = 0; i < GL_MAX_BINDINGS; i++) {
     a.b[i] = i < d.n_bindings ? bases[d.bindings[i].buffer] + d.bindings[i].offset : nullptr;
   }
   a.p = d.params;
+  a.prefetch_weights = options.prefetch_weights ? 1 : 0;
   const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
   cudaError_t e = cudaSuccess;
   switch (d.kernel) {
@@ -821,6 +1175,30 @@ cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t s
       break;
     }
     case GL_K_SWIGLU: e = go(swiglu_kernel, grid, block, 0, stream, pdl, a); break;
+    case GL_K_MATVEC_DECODE: {
+      const int64_t cols = a.p.i[0];
+      const int prologue = a.p.i[5], epilogue = a.p.i[8];
+      const size_t smem = static_cast<size_t>(cols + cols / GL_QK8_0 * 4) +
+                          (epilogue == GL_EPILOGUE_SWIGLU_Q8 ? static_cast<size_t>(a.p.rows_per_block) * 4 : 0);
+      if (a.p.i[6] != GL_LAYOUT_Q8_SPLIT || cols % GL_QK8_0 != 0 || cols > GL_MATVEC_FUSED_MAX_COLS ||
+          d.block[0] % 32 != 0 || d.block[0] > 512 || a.p.rows_per_block < 1 || a.p.i[4] < 1 || a.p.i[4] > 3 ||
+          smem > 48 * 1024) {
+        return cudaErrorInvalidValue;
+      }
+      if (prologue == GL_PROLOGUE_RMS_NORM && epilogue == GL_EPILOGUE_STORE) {
+        e = go(matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_STORE>, grid, block, smem, stream, pdl, a);
+      } else if (prologue == GL_PROLOGUE_RMS_NORM && epilogue == GL_EPILOGUE_ROPE_KV) {
+        e = go(matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_ROPE_KV>, grid, block, smem, stream, pdl, a);
+      } else if (prologue == GL_PROLOGUE_RMS_NORM && epilogue == GL_EPILOGUE_SWIGLU_Q8 && a.p.i[4] == 2 &&
+                 a.p.i[1] == a.p.i[2] && a.p.i[1] % GL_QK8_0 == 0 && a.p.rows_per_block % GL_QK8_0 == 0) {
+        e = go(matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_SWIGLU_Q8>, grid, block, smem, stream, pdl, a);
+      } else if (prologue == GL_PROLOGUE_Q8 && epilogue == GL_EPILOGUE_STORE) {
+        e = go(matvec_decode_kernel<GL_PROLOGUE_Q8, GL_EPILOGUE_STORE>, grid, block, smem, stream, pdl, a);
+      } else {
+        return cudaErrorInvalidValue;
+      }
+      break;
+    }
     default: return cudaErrorInvalidValue;
   }
   return e != cudaSuccess ? e : cudaGetLastError();

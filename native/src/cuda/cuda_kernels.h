@@ -7,12 +7,19 @@
 
 namespace ghostline::cuda {
 
-// Enqueues `d` on `stream`; bases[i] is the device address of buffer i. With
-// `pdl`, it may start while the kernel before it finishes (programmatic
-// dependent launch: each kernel waits for its predecessor before touching
-// activations). Returns the launch's error, cudaErrorInvalidValue for an
-// unknown kernel or layout.
-cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, bool pdl);
+struct LaunchOptions {
+  // The kernel may start while the one before it finishes (programmatic
+  // dependent launch: each kernel waits for its predecessor before touching
+  // activations).
+  bool pdl = false;
+  // GL_K_MATVEC_DECODE starts each warp's next three units of weight rows towards L2
+  // before the kernel before it has finished (off: the first unit only, then two ahead).
+  bool prefetch_weights = true;
+};
+
+// Enqueues `d` on `stream`; bases[i] is the device address of buffer i.
+// Returns the launch's error, cudaErrorInvalidValue for an unknown kernel or layout.
+cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, const LaunchOptions& options);
 
 // A streaming read of `bytes` at `data` (16-byte aligned, a multiple of 16):
 // every byte is loaded once; per-block results go to `sink` (grid floats).

@@ -18,6 +18,7 @@ const char* kernel_name(uint32_t kernel) {
     case GL_K_ATTENTION: return "attention";
     case GL_K_SWIGLU: return "swiglu";
     case GL_K_MATVEC_FUSED: return "matvec_fused";
+    case GL_K_MATVEC_DECODE: return "matvec_decode";
   }
   return "?";
 }
@@ -94,7 +95,10 @@ class Planner {
   // True when op i (one row of `a`, `width` wide, made by a norm or SwiGLU) can be
   // folded into the prologue of the one-token Q8_0 product at op i + 1.
   bool fusable_into_next(size_t i, Act a, int64_t width) const {
-    if (!o_.fuse_matvec_prologue || i + 1 >= p_.ops.size() || p_.ops[i].n_rows != 1) return false;
+    return o_.fuse_matvec_prologue && prologue_fusable(i, a, width);
+  }
+  bool prologue_fusable(size_t i, Act a, int64_t width) const {
+    if (i + 1 >= p_.ops.size() || p_.ops[i].n_rows != 1) return false;
     if (width % GL_QK8_0 != 0 || width > GL_MATVEC_FUSED_MAX_COLS) return false;
     const Op& next = p_.ops[i + 1];
     if (next.kind != OpKind::MatMul || next.src != a || next.src_row != 0 || next.n_rows != 1) return false;
@@ -139,6 +143,117 @@ class Planner {
     quantized_for_ = -1;  // the scratch holds nothing of this
   }
 
+  // True when every matrix of `mm` lies in the split Q8_0 layout GL_K_MATVEC_DECODE reads.
+  bool split_q8(const Op& mm) const {
+    for (int k = 0; k < mm.n_weights; k++) {
+      const WeightPlace& w = dp_.weight(*mm.weights[k]);
+      if (w.type != GL_W_Q8_0 || w.layout != GL_LAYOUT_Q8_SPLIT || w.cols % GL_QK8_0 != 0 ||
+          w.cols > GL_MATVEC_FUSED_MAX_COLS) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The epilogue GL_K_MATVEC_DECODE can give the product at op i + 1 (made from the
+  // norm at op i): RoPE and the KV store of ops i + 2 and i + 3, the SwiGLU of op
+  // i + 2 (quantized for the product at op i + 3), or none.
+  int32_t decode_epilogue(size_t i) const {
+    const Op& mm = p_.ops[i + 1];
+    const LlamaHparams& hp = dp_.hp;
+    auto op_at = [&](size_t j, OpKind kind) { return j < p_.ops.size() && p_.ops[j].kind == kind && p_.ops[j].n_rows == 1; };
+    if (mm.n_weights == 3 && !mm.accumulate && mm.outs[0] == Act::Q && mm.outs[1] == Act::K && mm.outs[2] == Act::V &&
+        op_at(i + 2, OpKind::Rope) && op_at(i + 3, OpKind::StoreKv) && p_.ops[i + 3].layer == p_.ops[i + 2].layer &&
+        p_.ops[i + 3].slot == p_.ops[i + 2].slot && hp.head_dim % 2 == 0 && mm.weights[0]->rows == hp.q_dim() &&
+        mm.weights[1]->rows == hp.kv_dim() && mm.weights[2]->rows == hp.kv_dim()) {
+      return GL_EPILOGUE_ROPE_KV;
+    }
+    if (mm.n_weights == 2 && !mm.accumulate && mm.outs[0] == Act::HB && mm.outs[1] == Act::HB2 &&
+        mm.weights[0]->rows == mm.weights[1]->rows && mm.weights[0]->rows % GL_QK8_0 == 0 && op_at(i + 2, OpKind::SwiGlu) &&
+        op_at(i + 3, OpKind::MatMul)) {
+      const Op& down = p_.ops[i + 3];
+      if (down.src == Act::HB && down.src_row == 0 && split_q8(down) && down.weights[0]->cols == mm.weights[0]->rows &&
+          !read_later(i + 4, Act::HB) && !read_later(i + 4, Act::HB2)) {
+        return GL_EPILOGUE_SWIGLU_Q8;
+      }
+    }
+    return GL_EPILOGUE_STORE;
+  }
+
+  // One GL_K_MATVEC_DECODE for the product op `mm`. Its input comes from the norm
+  // (src row and norm weight) or, for GL_PROLOGUE_Q8, from the quantized scratch.
+  Dispatch& plan_matvec_decode(const Op& mm, int32_t prologue, int32_t epilogue, uint64_t src, uint64_t norm, float eps) {
+    int64_t total_rows = 0;
+    for (int k = 0; k < mm.n_weights; k++) total_rows += mm.weights[k]->rows;
+    const int64_t units = epilogue == GL_EPILOGUE_SWIGLU_Q8 ? mm.weights[0]->rows : (total_rows + 1) / 2;
+    const bool norm_prologue = prologue == GL_PROLOGUE_RMS_NORM;
+    const int64_t warps = !norm_prologue                      ? o_.decode_q8_warps
+                          : epilogue == GL_EPILOGUE_SWIGLU_Q8 ? o_.decode_swiglu_warps
+                                                              : o_.decode_norm_warps;
+    const int64_t blocks = norm_prologue ? o_.decode_norm_blocks : o_.decode_q8_blocks;
+    // Units per warp: enough that the blocks aimed at cover every unit.
+    const int64_t per_warp = std::max<int64_t>(1, (units + warps * blocks - 1) / (warps * blocks));
+    int64_t upb = warps * per_warp;
+    if (epilogue == GL_EPILOGUE_SWIGLU_Q8) upb = (upb + GL_QK8_0 - 1) / GL_QK8_0 * GL_QK8_0;  // whole Q8_0 blocks of h
+    Dispatch& d = add(GL_K_MATVEC_DECODE, blocks_for(units, upb), 1, static_cast<uint32_t>(32 * warps));
+    if (norm_prologue) {
+      bind(d, 0, GL_BUF_ACT, src);
+      bind(d, 1, GL_BUF_CONST, norm);
+    } else {
+      bind_quant(d, 0);
+    }
+    bind(d, 2, GL_BUF_ACT, dp_.act_row(mm.src, 0));  // unused
+    for (int k = 0; k < mm.n_weights; k++) {
+      const WeightPlace& w = dp_.weight(*mm.weights[k]);
+      bind(d, static_cast<uint32_t>(3 + 2 * k), GL_BUF_WEIGHTS, w.offset);
+      bind(d, static_cast<uint32_t>(4 + 2 * k), GL_BUF_ACT, dp_.act_row(mm.outs[k], 0));
+      d.params.i[1 + k] = static_cast<int32_t>(w.rows);
+    }
+    const WeightPlace& w0 = dp_.weight(*mm.weights[0]);
+    d.params.i[0] = static_cast<int32_t>(w0.cols);
+    d.params.i[4] = mm.n_weights;
+    d.params.i[5] = prologue;
+    d.params.i[6] = static_cast<int32_t>(w0.layout);
+    d.params.i[7] = mm.accumulate ? 1 : 0;
+    d.params.i[8] = epilogue;
+    d.params.f[0] = eps;
+    d.params.rows_per_block = static_cast<int32_t>(upb);
+    quantized_for_ = -1;
+    return d;
+  }
+
+  // The norm at op i with the product after it, and what follows that product, as one
+  // GL_K_MATVEC_DECODE. Sets `last` to the last op it covers; false where it does not apply.
+  bool plan_norm_decode(size_t i, size_t& last) {
+    const Op& op = p_.ops[i];
+    const int64_t width = dp_.plan.act_width(op.dst);
+    if (!o_.decode_kernels || op.n_rows != 1 || !prologue_fusable(i, op.dst, width) || !split_q8(p_.ops[i + 1])) {
+      return false;
+    }
+    const int32_t epilogue = decode_epilogue(i);
+    Dispatch& d = plan_matvec_decode(p_.ops[i + 1], GL_PROLOGUE_RMS_NORM, epilogue, dp_.act_row(op.src, op.src_row),
+                                     dp_.norm(op.norm), dp_.hp.rms_eps);
+    if (epilogue == GL_EPILOGUE_ROPE_KV) {
+      const Op& rope = p_.ops[i + 2];
+      bind(d, 10, GL_BUF_CONST, dp_.rope_cos_offset);
+      bind(d, 11, GL_BUF_CONST, dp_.rope_sin_offset);
+      bind(d, 12, GL_BUF_KV, dp_.kv_offset(rope.slot, rope.layer, false));
+      bind(d, 13, GL_BUF_KV, dp_.kv_offset(rope.slot, rope.layer, true));
+      bind(d, 14, GL_BUF_STEP, 0);
+      d.params.i[9] = static_cast<int32_t>(dp_.hp.head_dim);
+      d.params.i[10] = dp_.plan.kv_type == TensorType::F16 ? 1 : 0;
+      last = i + 3;
+    } else if (epilogue == GL_EPILOGUE_SWIGLU_Q8) {
+      bind(d, 9, GL_BUF_ACT, dp_.act_row(Act::HB, 0));  // unused
+      bind_quant(d, 10);
+      quantized_for_ = static_cast<int64_t>(i + 3);  // the down product reads h's quants
+      last = i + 2;
+    } else {
+      last = i + 1;
+    }
+    return true;
+  }
+
   size_t plan_op(size_t i) {
     const Op& op = p_.ops[i];
     const LlamaHparams& hp = dp_.hp;
@@ -157,6 +272,7 @@ class Planner {
       }
       case OpKind::RmsNorm: {
         const int64_t width = dp_.plan.act_width(op.dst);
+        if (size_t last = i; plan_norm_decode(i, last)) return last;
         if (fusable_into_next(i, op.dst, width)) {
           plan_matvec_fused(p_.ops[i + 1], GL_PROLOGUE_RMS_NORM, dp_.act_row(op.src, op.src_row), GL_BUF_CONST,
                             dp_.norm(op.norm), hp.rms_eps);
@@ -244,6 +360,12 @@ class Planner {
   }
 
   void plan_matvec(size_t i, const Op& op) {
+    if (o_.decode_kernels && quantized_for_ == static_cast<int64_t>(i) && op.src_row == 0 && split_q8(op) &&
+        dp_.weight(*op.weights[0]).cols == dp_.plan.act_width(op.src)) {
+      // The op before quantized this input (attention, or a SwiGLU epilogue).
+      plan_matvec_decode(op, GL_PROLOGUE_Q8, GL_EPILOGUE_STORE, 0, 0, 0.0f);
+      return;
+    }
     const int rpb = o_.matvec_rows_per_block;
     int first = 0;
     while (first < op.n_weights) {

@@ -32,6 +32,15 @@ struct PlannerOptions {
   bool fuse_matvec_prologue = true;
   int matvec_fused_warps = 8;     // warps per fused block
   int matvec_fused_blocks = 528;  // blocks aimed at: each recomputes the prologue, so not one per few rows
+  // Decode steps use GL_K_MATVEC_DECODE (norm + product + RoPE/KV store or SwiGLU,
+  // five dispatches a layer) where the executor supports it; GpuBackend clears
+  // this where it does not.
+  bool decode_kernels = true;
+  int decode_norm_warps = 8;     // warps per block of a product with the norm prologue
+  int decode_swiglu_warps = 8;   // the same for gate/up with the SwiGLU epilogue
+  int decode_norm_blocks = 264;  // blocks aimed at there (each block normalizes the input)
+  int decode_q8_warps = 8;       // warps per block of a product of an already quantized input
+  int decode_q8_blocks = 4096;   // blocks aimed at there (nothing to recompute: one unit a warp)
 };
 
 // Fills `out` (reusing its storage) with the dispatches for `program`.

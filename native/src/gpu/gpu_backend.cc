@@ -7,6 +7,7 @@ namespace ghostline::gpu {
 GpuBackend::GpuBackend(std::unique_ptr<Executor> executor, PlannerOptions options)
     : executor_(std::move(executor)), options_(options) {
   options_.fuse_matvec_prologue = options_.fuse_matvec_prologue && executor_->supports(GL_K_MATVEC_FUSED);
+  options_.decode_kernels = options_.decode_kernels && executor_->supports(GL_K_MATVEC_DECODE);
 }
 
 GpuBackend::~GpuBackend() = default;

@@ -9,7 +9,7 @@
 
 #include "common/block_q8_0.h"
 
-#define GL_MAX_BINDINGS 10
+#define GL_MAX_BINDINGS 16
 
 /* Activations quantized for Q8_0 products lie in the scratch buffer as two
  * planes: row t's int8 quants at t * cols, its float scales (rounded through
@@ -99,20 +99,52 @@ enum gl_kernel {
    * consecutive rows of the matrices taken together, its warp w the rows w, w + warps, ...
    * grid (ceil(total rows / rows per block)), block (32 * warps, up to 1024). */
   GL_K_MATVEC_FUSED = 8,
-  GL_K_ALL = 9
+  /* A decode step's one-token product of up to three Q8_0 matrices (GL_LAYOUT_Q8_SPLIT),
+   * with the op before it folded into a prologue and the ops after it into an epilogue,
+   * so that a layer needs five dispatches: norm + q/k/v + RoPE + KV store, attention,
+   * wo, norm + gate/up + SwiGLU, down.
+   * Prologue (i5), the input x every block reads:
+   *   GL_PROLOGUE_RMS_NORM: b0 src row (cols floats), b1 norm weight, f0 eps; x as GL_K_MATVEC_FUSED
+   *     makes it, quantized to Q8_0;
+   *   GL_PROLOGUE_Q8: x already quantized, b0 its quant plane, b1 its (float) scale plane.
+   * The rows are taken in units of two: rows 2u and 2u + 1 of the matrices taken together,
+   * or, for the SwiGLU epilogue, row u of matrix 0 and row u of matrix 1.
+   * Epilogue (i8):
+   *   GL_EPILOGUE_STORE: out[r] (+)= the product (i7 accumulate), as GL_K_MATVEC;
+   *   GL_EPILOGUE_ROPE_KV: matrices Q, K, V (i4 = 3, no accumulate); each pair of rows
+   *     (2i, 2i + 1) of a head of Q and of K is rotated as GL_K_ROPE_STORE rotates it at
+   *     position step[GL_STEP_POS0] (i9 head_dim), written to its out, and the K and V rows
+   *     also go into the cache: b10 cos table, b11 sin table, b12 K cache of (slot, layer),
+   *     b13 V cache, b14 step, i10 kv half (0/1);
+   *   GL_EPILOGUE_SWIGLU_Q8: matrices gate and up of equal rows, a multiple of 32 (i4 = 2);
+   *     h[u] = silu(gate[u]) * up[u] is quantized to Q8_0 (as GL_K_SWIGLU would) into
+   *     b10 quant plane and b11 scale plane; the outs b4/b6 are not written.
+   * b0, b1 as above, b2 unused, (matrix, out) pairs b3/b4, b5/b6, b7/b8, b9 unused.
+   * i0 cols (a multiple of 32, at most GL_MATVEC_FUSED_MAX_COLS), i1..i3 rows of each matrix,
+   * i4 n_matrices, i5 prologue, i6 layout (GL_LAYOUT_Q8_SPLIT), i7 accumulate, i8 epilogue,
+   * i9 head_dim, i10 kv half. A block covers rows_per_block consecutive units (a multiple of
+   * 32 for the SwiGLU epilogue), its warp w the units w, w + warps, ...
+   * grid (ceil(units / rows_per_block)), block (32 * warps, up to 512). */
+  GL_K_MATVEC_DECODE = 9,
+  GL_K_ALL = 10
 };
 
 #define GL_PROLOGUE_RMS_NORM 1
 #define GL_PROLOGUE_SWIGLU 2
+#define GL_PROLOGUE_Q8 3 /* GL_K_MATVEC_DECODE only */
+
+#define GL_EPILOGUE_STORE 0
+#define GL_EPILOGUE_ROPE_KV 1
+#define GL_EPILOGUE_SWIGLU_Q8 2
 #define GL_MATVEC_FUSED_MAX_COLS 16384 /* its Q8_0 input lives in a block's shared memory */
 
 #define GL_MM_TILE 64    /* output tile of the matrix-matrix kernel: 64 rows x 64 tokens */
 #define GL_MM_THREADS 128
 
 typedef struct {
-  int32_t i[8];
+  int32_t i[12];
   float f[2];
-  int32_t rows_per_block; /* GL_K_MATVEC */
+  int32_t rows_per_block; /* GL_K_MATVEC and GL_K_MATVEC_FUSED; units for GL_K_MATVEC_DECODE */
   int32_t pad;
 } gl_params;
 

@@ -359,6 +359,111 @@ void ReferenceExecutor::run(const Dispatch* dispatches, size_t n, bool /*replaya
         }
         break;
       }
+      case GL_K_MATVEC_DECODE: {
+        if (!decode_kernel_) fail("matvec_decode was planned for an executor that does not run it");
+        const int64_t cols = p.i[0];
+        const int n_mat = p.i[4], prologue = p.i[5], epilogue = p.i[8];
+        if (cols % GL_QK8_0 != 0 || cols > GL_MATVEC_FUSED_MAX_COLS || p.i[6] != GL_LAYOUT_Q8_SPLIT || n_mat < 1 ||
+            n_mat > 3 || p.rows_per_block < 1) {
+          fail("matvec_decode of " + std::to_string(cols) + " columns, layout " + std::to_string(p.i[6]));
+        }
+        // The input as every block makes it.
+        std::vector<int8_t> xq(static_cast<size_t>(cols));
+        std::vector<float> xs(static_cast<size_t>(cols / GL_QK8_0));
+        if (prologue == GL_PROLOGUE_RMS_NORM) {
+          const auto* src = static_cast<const float*>(bound(d, 0));
+          const auto* norm = static_cast<const float*>(bound(d, 1));
+          std::vector<float> x(static_cast<size_t>(cols));
+          double ss = 0;
+          for (int64_t i = 0; i < cols; i++) ss += double(src[i]) * src[i];
+          const float scale = 1.0f / std::sqrt(float(ss / double(cols)) + p.f[0]);
+          for (int64_t i = 0; i < cols; i++) x[i] = src[i] * scale * norm[i];
+          for (int64_t b = 0; b < cols / GL_QK8_0; b++) quantize_block(&x[b * GL_QK8_0], &xq[b * GL_QK8_0], &xs[b]);
+        } else if (prologue == GL_PROLOGUE_Q8) {
+          std::memcpy(xq.data(), bound(d, 0), xq.size());
+          std::memcpy(xs.data(), bound(d, 1), xs.size() * sizeof(float));
+        } else {
+          fail("matvec_decode with unknown prologue " + std::to_string(prologue));
+        }
+        int64_t total = 0;
+        for (int k = 0; k < n_mat; k++) total += p.i[1 + k];
+        auto matrix = [&](int k) {
+          return MatrixView{static_cast<const uint8_t*>(bound(d, 3 + 2 * k)), p.i[1 + k], cols, GL_W_Q8_0, GL_LAYOUT_Q8_SPLIT};
+        };
+        auto out = [&](int k) { return static_cast<float*>(bound(d, 4 + 2 * k)); };
+        // Row `row` of the matrices taken together: its matrix and its row there.
+        auto locate = [&](int64_t row, int& k) {
+          k = 0;
+          while (row >= p.i[1 + k]) row -= p.i[1 + k++];
+          return row;
+        };
+        if (epilogue == GL_EPILOGUE_SWIGLU_Q8) {
+          const int64_t rows = p.i[1];
+          if (n_mat != 2 || p.i[2] != rows || rows % GL_QK8_0 != 0 || p.rows_per_block % GL_QK8_0 != 0) {
+            fail("matvec_decode's SwiGLU epilogue needs two matrices of equal rows in whole Q8_0 blocks");
+          }
+          auto* hq = static_cast<int8_t*>(bound(d, 10));
+          auto* hs = static_cast<float*>(bound(d, 11));
+          std::vector<float> h(static_cast<size_t>(p.rows_per_block));
+          for (uint32_t b = 0; b < d.grid[0]; b++) {
+            const int64_t first = int64_t(b) * p.rows_per_block, end = std::min<int64_t>(rows, first + p.rows_per_block);
+            for (int64_t u = first; u < end; u++) {
+              h[static_cast<size_t>(u - first)] =
+                  silu_mul(q8_row_dot(matrix(0), u, xq.data(), xs.data()), q8_row_dot(matrix(1), u, xq.data(), xs.data()));
+            }
+            for (int64_t e = first; e < end; e += GL_QK8_0) quantize_block(&h[static_cast<size_t>(e - first)], hq + e, hs + e / GL_QK8_0);
+          }
+          break;
+        }
+        if (epilogue != GL_EPILOGUE_STORE && epilogue != GL_EPILOGUE_ROPE_KV) {
+          fail("matvec_decode with unknown epilogue " + std::to_string(epilogue));
+        }
+        const int64_t units = (total + 1) / 2;
+        for (uint32_t b = 0; b < d.grid[0]; b++) {
+          for (int64_t u = int64_t(b) * p.rows_per_block; u < std::min<int64_t>(units, int64_t(b + 1) * p.rows_per_block); u++) {
+            float y[2] = {0.0f, 0.0f};
+            int ks[2] = {0, 0};
+            int64_t rs[2] = {0, 0};
+            for (int j = 0; j < 2 && 2 * u + j < total; j++) {
+              rs[j] = locate(2 * u + j, ks[j]);
+              y[j] = q8_row_dot(matrix(ks[j]), rs[j], xq.data(), xs.data());
+            }
+            if (epilogue == GL_EPILOGUE_STORE) {
+              for (int j = 0; j < 2 && 2 * u + j < total; j++) {
+                float* o = out(ks[j]);
+                o[rs[j]] = p.i[7] ? o[rs[j]] + y[j] : y[j];
+              }
+              continue;
+            }
+            // RoPE and the KV store: rows 2u and 2u + 1 are one pair of one head.
+            const int64_t hd = p.i[9], half = hd / 2, k = ks[0], r = rs[0];
+            if (n_mat != 3 || hd < 2 || hd % 2 != 0 || r % 2 != 0 || ks[1] != k) fail("matvec_decode's RoPE epilogue on an odd pair");
+            const int64_t pos = static_cast<const int32_t*>(bound(d, 14))[GL_STEP_POS0];
+            if (k < 2) {
+              const float c = static_cast<const float*>(bound(d, 10))[pos * half + (r % hd) / 2];
+              const float s = static_cast<const float*>(bound(d, 11))[pos * half + (r % hd) / 2];
+              const float x0 = y[0], x1 = y[1];
+              y[0] = x0 * c - x1 * s;
+              y[1] = x0 * s + x1 * c;
+            }
+            out(int(k))[r] = y[0];
+            out(int(k))[r + 1] = y[1];
+            if (k > 0) {
+              auto* cache = static_cast<uint8_t*>(bound(d, k == 1 ? 12 : 13));
+              const int64_t e = pos * p.i[2] + r;  // kv_dim: the rows of K
+              for (int j = 0; j < 2; j++) {
+                if (p.i[10]) {
+                  const uint16_t hv = fp32_to_fp16(y[j]);
+                  std::memcpy(cache + (e + j) * 2, &hv, 2);
+                } else {
+                  std::memcpy(cache + (e + j) * 4, &y[j], 4);
+                }
+              }
+            }
+          }
+        }
+        break;
+      }
       default:
         fail("unknown kernel " + std::to_string(d.kernel));
     }

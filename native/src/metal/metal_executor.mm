@@ -34,7 +34,7 @@
 #include "metal/metal_executor.h"
 #include "metal_kernels_source.h"  // generated from metal_kernels.metal: kMetalKernelsSource
 
-static_assert(sizeof(gl_params) == 48, "gl_params must match the Metal layout");
+static_assert(sizeof(gl_params) == 64, "gl_params must match the Metal layout");
 static_assert(sizeof(gl_block_q8_0) == 34, "Q8_0 block must be 34 bytes, as in GGUF files");
 
 namespace ghostline::metal {

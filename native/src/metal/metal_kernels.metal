@@ -16,7 +16,7 @@ using namespace metal;
 #include "gpu/kernel_abi.h"
 
 static_assert(sizeof(gl_block_q8_0) == 34, "Q8_0 block must be 34 bytes, as in GGUF files");
-static_assert(sizeof(gl_params) == 48, "gl_params must match the C++ layout");
+static_assert(sizeof(gl_params) == 64, "gl_params must match the C++ layout");
 
 #define GL_SIMD 32
 
