@@ -68,8 +68,9 @@ export async function runCompletion(m: LoadedModel, input: CompletionInput, sign
     const greedy = new HealingGreedy(tok, healed);
     const decodeStart = performance.now();
     let logits = pe.logits;
+    let best: number | undefined;
     for (;;) {
-      const { id, eog, text } = greedy.step(logits, nVocab);
+      const { id, eog, text } = best !== undefined ? greedy.take(best) : greedy.step(logits, nVocab);
       const reason = rules.push(text, eog);
       counts.generatedTokens = rules.generated;
       if (reason) {
@@ -80,7 +81,10 @@ export async function runCompletion(m: LoadedModel, input: CompletionInput, sign
         counts.stopReason = "contextFull";
         break;
       }
-      logits = (await model.eval(COMPLETION_SLOT, [id], { signal })).logits;
+      // Once the taken-back text is spelled, plain argmax: the backend may return the token alone.
+      const next = await model.eval(COMPLETION_SLOT, [id], { signal, argmaxOnly: !greedy.healing });
+      logits = next.logits;
+      best = greedy.healing ? undefined : next.argmax;
       if (cancelSeen) counts.stepsAfterCancel++;
     }
     return { text: rules.finish(), prefillMs: pe.ms, decodeMs: performance.now() - decodeStart };

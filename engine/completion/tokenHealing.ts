@@ -189,6 +189,13 @@ export class HealingGreedy {
     return this.rest.length > 0;
   }
 
+  /** The next token once healing is over, chosen by the backend's argmax. */
+  take(id: number): GreedyStep {
+    if (this.rest.length > 0) throw new Error("take() while the taken-back text is still being spelled: use step()");
+    const eog = this.tok.isEog(id);
+    return { id, eog, text: eog ? "" : this.decoder.push(id) };
+  }
+
   /** Picks the next token from the logits after the last one (`nVocab`: how many of them are token scores). */
   step(logits: Float32Array, nVocab = logits.length): GreedyStep {
     if (this.rest.length === 0) {

@@ -31,14 +31,15 @@ export async function generateGreedy(model: LocalModel, prompt: ArrayLike<number
   const slot = options.slot ?? 0;
   model.truncate(slot, 0);
   const out: number[] = [];
-  let result = await model.eval(slot, prompt, { signal: options.signal });
+  // Only the next token is needed: a GPU backend then reads back its id instead of every score.
+  let result = await model.eval(slot, prompt, { signal: options.signal, argmaxOnly: true });
   while (out.length < options.maxTokens) {
-    const next = argmax(result.logits);
+    const next = result.argmax!;
     if (options.stopTokens?.has(next)) break;
     out.push(next);
     options.onToken?.(next);
     if (out.length === options.maxTokens) break;
-    result = await model.eval(slot, [next], { signal: options.signal });
+    result = await model.eval(slot, [next], { signal: options.signal, argmaxOnly: true });
   }
   return out;
 }

@@ -7,6 +7,7 @@ import { loadAddon } from "../native/loadAddon";
 import type { NativeCounters, NativeEvalResult, NativeModel, NativeModelInfo } from "../native/nativeApi";
 import { expectInteger, expectString, expectTokens } from "../util/expect";
 import { WebGpuModel } from "../webgpu/webgpuModel";
+import { argmax } from "./greedy";
 
 export interface LoadOptions {
   /** Worker threads; 0 or absent: one per physical core. */
@@ -36,6 +37,8 @@ const BACKENDS: readonly Backend[] = ["cpu", "cuda", "metal", "webgpu", "auto"];
 
 export interface EvalOptions {
   allLogits?: boolean;
+  /** Only the last row's most likely token is wanted: `argmax` is set, and `logits` may hold no rows. */
+  argmaxOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -106,10 +109,12 @@ export class LocalModel {
     const onAbort = () => this.native.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await this.native.eval(slot, ids, options.allLogits ?? false);
+      const r = await this.native.eval(slot, ids, options.allLogits ?? false, options.argmaxOnly ?? false);
+      return options.argmaxOnly ? withArgmax(r, this.current.nVocab) : r;
     } catch (err) {
       if (!isGpuFailure(err)) throw err;
-      return await this.evalAfterFallback(slot, ids, options.allLogits ?? false, (err as Error).message);
+      const r = await this.evalAfterFallback(slot, ids, options.allLogits ?? false, (err as Error).message);
+      return options.argmaxOnly ? withArgmax(r, this.current.nVocab) : r;
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -205,13 +210,19 @@ async function chooseBackend(path: string, backend: Backend, load: CheckedLoad, 
 function withFallback(model: NativeModel, requested: Backend, reason: string): NativeModel {
   return {
     info: () => ({ ...model.info(), requestedBackend: requested, fallbackReason: reason }),
-    eval: (slot, tokens, allLogits) => model.eval(slot, tokens, allLogits),
+    eval: (slot, tokens, allLogits, argmaxOnly) => model.eval(slot, tokens, allLogits, argmaxOnly),
     cancel: () => model.cancel(),
     truncate: (slot, n) => model.truncate(slot, n),
     tokens: (slot) => model.tokens(slot),
     counters: () => model.counters(),
     free: () => model.free(),
   };
+}
+
+/** The result with `argmax` set: the backend's own, or taken from the last row of logits. */
+function withArgmax(r: NativeEvalResult, nVocab: number): NativeEvalResult {
+  if (r.argmax !== undefined) return r;
+  return { ...r, argmax: argmax(r.logits, (r.nRows - 1) * nVocab, nVocab) };
 }
 
 function isGpuFailure(err: unknown): boolean {

@@ -38,6 +38,8 @@ export interface NativeEvalResult {
   logits: Float32Array;
   nRows: number;
   nEvaluated: number;
+  /** The last row's most likely token, when asked for it alone (logits then hold no rows). */
+  argmax?: number;
 }
 
 export interface NativeCounters {
@@ -60,8 +62,11 @@ export interface NativeCounters {
 
 export interface NativeModel {
   info(): NativeModelInfo;
-  /** Appends tokens to a slot's sequence and evaluates them; rejects with an AbortError when cancelled. */
-  eval(slot: number, tokens: Int32Array, allLogits: boolean): Promise<NativeEvalResult>;
+  /**
+   * Appends tokens to a slot's sequence and evaluates them; rejects with an AbortError when cancelled.
+   * `argmaxOnly`: a backend may answer with `argmax` and no logits (WebGPU reads back 8 bytes then).
+   */
+  eval(slot: number, tokens: Int32Array, allLogits: boolean, argmaxOnly?: boolean): Promise<NativeEvalResult>;
   /** Stops the running evaluation at the next layer or chunk boundary. */
   cancel(): void;
   truncate(slot: number, nTokens: number): void;

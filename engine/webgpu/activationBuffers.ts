@@ -33,6 +33,9 @@ export interface ActivationBuffers {
   xs: GPUBuffer;
   logits: GPUBuffer;
   readback: GPUBuffer;
+  /** The greedy token of the last row and its score, and their read-back copy. */
+  best: GPUBuffer;
+  bestReadback: GPUBuffer;
   /** Step records: the layers' rows, and the rows whose logits are wanted. */
   stepRows: GPUBuffer;
   stepOut: GPUBuffer;
@@ -89,6 +92,8 @@ export function createActivations(res: GpuResources, usage: GPUBufferUsage, s: A
     xs: res.createBuffer("act_q8_scales", (b * qw) / 8, storage),
     logits: res.createBuffer("logits", b * hp.vocab * f, storage | usage.COPY_SRC),
     readback: res.createBuffer("logits_readback", b * hp.vocab * f, usage.MAP_READ | usage.COPY_DST),
+    best: res.createBuffer("argmax", 8, storage | usage.COPY_SRC),
+    bestReadback: res.createBuffer("argmax_readback", 8, usage.MAP_READ | usage.COPY_DST),
     stepRows: res.createBuffer("step_rows", 16, usage.UNIFORM | usage.COPY_DST),
     stepOut: res.createBuffer("step_out", 16, usage.UNIFORM | usage.COPY_DST),
     partials: res.createBuffer("attention_partials", ATTENTION_PARTIALS * hp.nHeads * (hp.headDim + 2) * f, storage),

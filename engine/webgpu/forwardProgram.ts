@@ -34,6 +34,8 @@ export interface ForwardProgram {
   head: ProgramStep[];
   layers: ProgramStep[][];
   tail: ProgramStep[];
+  /** The greedy token of the tail's first row. */
+  argmax: ProgramStep[];
   paramBuffer: GPUBuffer;
 }
 
@@ -201,6 +203,8 @@ export function buildForwardProgram(
     product("output", out, w.output, a.xn, a.logits, false),
   ];
 
+  const argmax: ProgramStep[] = [dispatch("argmax", k.argmaxRow, out, [hp.vocab], [whole(a.logits), whole(a.best)], () => [1, 1, 1])];
+
   const paramBuffer = params.upload(res, usage);
   for (const d of made) {
     const p = pending[d.index];
@@ -211,7 +215,7 @@ export function buildForwardProgram(
     ];
     d.bindGroup = device.createBindGroup({ label: p.label, layout: p.pipeline.getBindGroupLayout(0), entries });
   }
-  return { head, layers, tail, paramBuffer };
+  return { head, layers, tail, argmax, paramBuffer };
 }
 
 export function isProduct(s: ProgramStep): s is ProductDispatch {

@@ -1,4 +1,5 @@
 /** Compiles every WGSL kernel once per device; a shader that fails to compile names itself and the line. */
+import { ARGMAX_ROW_WGSL } from "./kernels/argmaxRow";
 import { ATTENTION_COMBINE_WGSL, ATTENTION_WGSL } from "./kernels/attention";
 import { embedRowsWgsl } from "./kernels/embedRows";
 import { FLOAT_MATMUL_WGSL } from "./kernels/floatMatmul";
@@ -24,6 +25,7 @@ export interface KernelPipelines {
   attention: GPUComputePipeline;
   attentionCombine: GPUComputePipeline;
   swiglu: GPUComputePipeline;
+  argmaxRow: GPUComputePipeline;
 }
 
 async function compile(device: GPUDevice, name: string, code: string): Promise<GPUComputePipeline> {
@@ -50,6 +52,7 @@ export async function compileKernels(device: GPUDevice, dot: DotPath): Promise<K
     attention: ATTENTION_WGSL,
     attentionCombine: ATTENTION_COMBINE_WGSL,
     swiglu: SWIGLU_WGSL,
+    argmaxRow: ARGMAX_ROW_WGSL,
   };
   const names = Object.keys(entries) as (keyof KernelPipelines)[];
   const compiled = await Promise.all(names.map((n) => compile(device, n, entries[n])));

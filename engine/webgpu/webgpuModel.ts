@@ -55,9 +55,17 @@ interface RecordedPass {
   launches: number;
 }
 
+/** What a chunk reads back: its rows' logits, or only the greedy token of its last row. */
+type Readout = "logits" | "argmax";
+
+interface ChunkOutput {
+  logits?: Float32Array;
+  argmax?: number;
+}
+
 export class WebGpuModel implements NativeModel {
   /** The next decode step, recorded while the GPU runs the current one. */
-  private nextDecode?: RecordedPass & { pos0: number; outRows: number };
+  private nextDecode?: RecordedPass & { pos0: number; outRows: number; readout: Readout };
   readonly lastChunk: ChunkTimings = { record: 0, wait: 0, readback: 0 };
   private cancelled = false;
   private busy = false;
@@ -181,7 +189,7 @@ export class WebGpuModel implements NativeModel {
     this.gpu.close();
   }
 
-  async eval(slot: number, tokens: Int32Array, allLogits: boolean): Promise<NativeEvalResult> {
+  async eval(slot: number, tokens: Int32Array, allLogits: boolean, argmaxOnly = false): Promise<NativeEvalResult> {
     if (this.freed) throw new Error(`${this.modelInfo.path}: the model has been freed`);
     if (this.busy) throw new Error(`${this.modelInfo.path}: an evaluation is already running`);
     if (this.gpu.failure) throw new GpuBackendError(this.gpu.failure);
@@ -192,22 +200,25 @@ export class WebGpuModel implements NativeModel {
     this.busy = true;
     this.cancelled = false;
     this.res.requestsBegun++;
-    const nRows = allLogits ? tokens.length : 1;
+    const greedyOnly = argmaxOnly && !allLogits;
+    const nRows = greedyOnly ? 0 : allLogits ? tokens.length : 1;
     const logits = new Float32Array(nRows * nVocab);
     let evaluated = 0;
+    let best: number | undefined;
     try {
       for (let at = 0; at < tokens.length; at += nBatch) {
         if (this.cancelled) throw abortError(`evaluation cancelled after ${evaluated} of ${tokens.length} tokens`);
         const chunk = tokens.subarray(at, Math.min(tokens.length, at + nBatch));
         const last = at + chunk.length === tokens.length;
         const outRows = allLogits ? chunk.length : last ? 1 : 0;
-        const rows = await this.runChunkChecked(slot, chunk, outRows);
-        if (outRows > 0) logits.set(rows, allLogits ? at * nVocab : 0);
+        const out = await this.runChunkChecked(slot, chunk, outRows, greedyOnly ? "argmax" : "logits");
+        if (out.logits) logits.set(out.logits, allLogits ? at * nVocab : 0);
+        if (out.argmax !== undefined) best = out.argmax;
         this.slotTokens[slot].set(chunk, this.slotLength[slot]);
         this.slotLength[slot] += chunk.length;
         evaluated += chunk.length;
       }
-      return { logits, nRows, nEvaluated: evaluated };
+      return best === undefined ? { logits, nRows, nEvaluated: evaluated } : { logits, nRows, nEvaluated: evaluated, argmax: best };
     } finally {
       this.busy = false;
       this.res.requestsEnded++;
@@ -215,9 +226,9 @@ export class WebGpuModel implements NativeModel {
   }
 
   /** runChunk, with whatever the GPU throws (a lost device rejects maps and scopes) as a backend error. */
-  private async runChunkChecked(slot: number, chunk: Int32Array, outRows: number): Promise<Float32Array> {
+  private async runChunkChecked(slot: number, chunk: Int32Array, outRows: number, readout: Readout): Promise<ChunkOutput> {
     try {
-      return await this.runChunk(slot, chunk, outRows);
+      return await this.runChunk(slot, chunk, outRows, readout);
     } catch (err) {
       // Our own cancellation carries the string code; a lost device rejects maps with a DOMException AbortError.
       if (err instanceof GpuBackendError || (err as NodeJS.ErrnoException).code === "ABORT_ERR") throw err;
@@ -227,7 +238,7 @@ export class WebGpuModel implements NativeModel {
   }
 
   /** One chunk through every layer; the logits of its last `outRows` rows. */
-  private async runChunk(slot: number, chunk: Int32Array, outRows: number): Promise<Float32Array> {
+  private async runChunk(slot: number, chunk: Int32Array, outRows: number, readout: Readout): Promise<ChunkOutput> {
     const { device } = this.gpu;
     const queue = device.queue;
     const n = chunk.length;
@@ -248,7 +259,7 @@ export class WebGpuModel implements NativeModel {
         const l1 = Math.min(this.hp.nLayers, l0 + perGroup);
         const lastGroup = l1 >= this.hp.nLayers;
         const t0 = performance.now();
-        const pass = n === 1 ? this.takeDecodePass(pos0, outRows) : this.recordPass(n, pos0, l0, l1, lastGroup ? outRows : 0);
+        const pass = n === 1 ? this.takeDecodePass(pos0, outRows, readout) : this.recordPass(n, pos0, l0, l1, lastGroup ? outRows : 0, readout);
         const t1 = performance.now();
         timings.record += t1 - t0;
         this.res.launches += pass.launches;
@@ -256,7 +267,9 @@ export class WebGpuModel implements NativeModel {
           // Mapping the logits waits for this submission: no separate round trip.
           this.res.submitNoWait([pass.commands], queue);
           // While the GPU works, record the next decode step (its dispatches depend only on the position).
-          if (n === 1 && pos0 + 1 < this.modelInfo.nCtx) this.nextDecode = { pos0: pos0 + 1, outRows, ...this.recordPass(1, pos0 + 1, 0, this.hp.nLayers, outRows) };
+          if (n === 1 && pos0 + 1 < this.modelInfo.nCtx) {
+            this.nextDecode = { pos0: pos0 + 1, outRows, readout, ...this.recordPass(1, pos0 + 1, 0, this.hp.nLayers, outRows, readout) };
+          }
         } else {
           await this.res.submit([pass.commands], queue);
           timings.wait += performance.now() - t1;
@@ -271,40 +284,45 @@ export class WebGpuModel implements NativeModel {
       this.gpu.failure ||= `WebGPU error: ${err.message}`;
       throw new GpuBackendError(this.gpu.failure);
     }
-    if (outRows === 0) return new Float32Array(0);
-    const bytes = outRows * this.modelInfo.nVocab * 4;
+    if (outRows === 0) return {};
+    const greedy = readout === "argmax";
+    const buffer = greedy ? this.act.bestReadback : this.act.readback;
+    const bytes = greedy ? 8 : outRows * this.modelInfo.nVocab * 4;
     const t2 = performance.now();
     try {
-      await this.act.readback.mapAsync(this.gpu.mapMode.READ, 0, bytes);
+      await buffer.mapAsync(this.gpu.mapMode.READ, 0, bytes);
     } finally {
       this.res.workDone();
     }
     try {
-      return new Float32Array(this.act.readback.getMappedRange(0, bytes).slice(0));
+      const data = buffer.getMappedRange(0, bytes);
+      return greedy ? { argmax: new Uint32Array(data)[0] } : { logits: new Float32Array(data.slice(0)) };
     } finally {
-      this.act.readback.unmap();
+      buffer.unmap();
       timings.readback = performance.now() - t2;
     }
   }
 
   /** The decode step recorded ahead for this position, or a fresh recording. */
-  private takeDecodePass(pos0: number, outRows: number): RecordedPass {
+  private takeDecodePass(pos0: number, outRows: number, readout: Readout): RecordedPass {
     const ready = this.nextDecode;
     this.nextDecode = undefined;
-    if (ready && ready.pos0 === pos0 && ready.outRows === outRows) return ready;
-    return this.recordPass(1, pos0, 0, this.hp.nLayers, outRows);
+    if (ready && ready.pos0 === pos0 && ready.outRows === outRows && ready.readout === readout) return ready;
+    return this.recordPass(1, pos0, 0, this.hp.nLayers, outRows, readout);
   }
 
   /** Layers [l0, l1) for `n` rows from `pos0` (the embedding with layer 0; the logits of `outRows` rows after the last). */
-  private recordPass(n: number, pos0: number, l0: number, l1: number, outRows: number): RecordedPass {
+  private recordPass(n: number, pos0: number, l0: number, l1: number, outRows: number, readout: Readout): RecordedPass {
     const encoder = this.gpu.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     let launches = 0;
     if (l0 === 0) launches += recordSteps(pass, this.program.head, n, pos0);
     for (let l = l0; l < l1; l++) launches += recordSteps(pass, this.program.layers[l], n, pos0);
     if (outRows > 0) launches += recordSteps(pass, this.program.tail, outRows, pos0);
+    if (outRows > 0 && readout === "argmax") launches += recordSteps(pass, this.program.argmax, outRows, pos0);
     pass.end();
-    if (outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
+    if (outRows > 0 && readout === "argmax") encoder.copyBufferToBuffer(this.act.best, 0, this.act.bestReadback, 0, 8);
+    else if (outRows > 0) encoder.copyBufferToBuffer(this.act.logits, 0, this.act.readback, 0, outRows * this.modelInfo.nVocab * 4);
     return { commands: encoder.finish(), launches };
   }
 

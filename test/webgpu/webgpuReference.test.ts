@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { argmax } from "../../engine/model/greedy";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 import { compareLogits, rows } from "../helpers/logitStats";
 import { sharedTestdata } from "../helpers/paths";
@@ -48,6 +49,19 @@ describe.skipIf(unavailable !== "")("WebGPU logits against llama.cpp", () => {
             expect(got.argmaxAgreement).toBeGreaterThanOrEqual(tol.argmax);
           });
         }
+
+        it("picks on the GPU the token the logits' argmax picks, reading back only its id", async () => {
+          const tokens = Int32Array.from(reference.sequences.story64.tokens.slice(0, 24));
+          model.truncate(0, 0);
+          for (let i = 0; i < tokens.length; i++) {
+            // The same step twice: once reading the logits back, once only the id.
+            const full = await model.eval(0, tokens.subarray(i, i + 1), false);
+            model.truncate(0, i);
+            const step = await model.eval(0, tokens.subarray(i, i + 1), false, true);
+            expect(step.logits.length).toBe(0);
+            expect(step.argmax, `position ${i}`).toBe(argmax(full.logits));
+          }
+        });
 
         it("gives the same logits one token at a time as for the whole prompt", async () => {
           const tokens = Int32Array.from(reference.sequences.story64.tokens.slice(0, 24));
