@@ -2,8 +2,8 @@
 # Builds the native core with the CUDA backend on a GPU machine (no Node
 # needed), then runs: the host orchestration tests, the CUDA tests (stories260K
 # against llama.cpp and the CPU, synthetic shapes, the 1,000-request soak) and
-# the backend bench on the TinyLlama-shaped model, with the decode kernels, the
-# weight prefetch, the fusions and programmatic dependent launch on and off. Logs go to $OUT (or ./cuda-checks-out); the summary is printed last.
+# the backend bench on the TinyLlama-shaped model, with the decode kernels, their
+# bulk copies, the fusions and programmatic dependent launch on and off. Logs go to $OUT (or ./cuda-checks-out); the summary is printed last.
 #
 #   OUT=/tmp/out native/device/run_cuda_checks.sh
 # The stories260K files are read from $GHOSTLINE_CUDA_TESTDATA/models
@@ -43,53 +43,45 @@ for v in "${test_variants[@]}"; do
   [ -n "$v" ] || continue
   echo "== cuda tests with $v"
   # shellcheck disable=SC2086
-  env $v timeout 300 "$build/ghostline_cuda_tests" >"$out/cuda_tests_variant.log" 2>&1 || status=1
+  # TEST_VARIANT_FILTER: only the tests whose names hold it, under these settings.
+  env $v timeout "${TEST_TIMEOUT:-300}" "$build/ghostline_cuda_tests" ${TEST_VARIANT_FILTER:+"$TEST_VARIANT_FILTER"} \
+    >"$out/cuda_tests_variant.log" 2>&1 || status=1
   grep -E "^(ok|FAIL)|passed|six-dispatch" "$out/cuda_tests_variant.log"
 done
 
-echo "== bench (TinyLlama shape, 512-token prompt, 128 decoded tokens)"
+echo "== bench (TinyLlama shape, 512- and 16-token prompts, 128 decoded tokens)"
 : >"$out/bench.log"
-# Variants as environment settings, all in this one run on this one card: the
-# default (decode steps of five dispatches a layer through GL_K_MATVEC_DECODE,
-# weights started towards L2 before the kernel before ends, programmatic
-# dependent launch), the prefetch switched off, and the plans before them.
-bench_variant() {  # bench_variant PROMPT SETTINGS...
-  local prompt=$1
-  shift
-  echo "-- prompt $prompt, settings: ${*:-defaults}" | tee -a "$out/bench.log"
-  env "$@" timeout 150 "$build/bench_backend" --backend cuda --prompt "$prompt" --gen 128 --runs "${RUNS:-3}" \
+# Variants as environment settings, all in one process per prompt on this one card,
+# taking their runs in turn (bench_backend --variants): the default (decode steps of
+# five dispatches a layer through GL_K_MATVEC_DECODE, weights streamed by bulk copies,
+# programmatic dependent launch), the same streaming weights through registers, and
+# the plans before them.
+bench_set() {  # bench_set PROMPT "A=1 B=2;C=3" (the defaults come first)
+  echo "-- prompt $1, variants: defaults;$2" | tee -a "$out/bench.log"
+  timeout "${BENCH_TIMEOUT:-400}" "$build/bench_backend" --backend cuda --prompt "$1" --gen 128 --runs "${RUNS:-3}" --variants "${2:+;$2}" \
     2>&1 | tee -a "$out/bench.log" || status=1
 }
+registers="GHOSTLINE_CUDA_BULK=0 GHOSTLINE_CUDA_KV_AHEAD=0 GHOSTLINE_CUDA_CARVEOUT=0"  # five, weights through registers
 previous="GHOSTLINE_CUDA_DECODE=0"  # six dispatches a layer: fused norm/SwiGLU products + PDL
 original="$previous GHOSTLINE_CUDA_FUSE=0 GHOSTLINE_CUDA_PDL=0"  # nine: neither
-bench_variant 512
-bench_variant 512 GHOSTLINE_CUDA_PREFETCH=0
-bench_variant 512 $previous
-bench_variant 512 $original
-# llama-bench's tg128 decodes from an almost empty context: the same, for comparison.
-bench_variant 16
-bench_variant 16 GHOSTLINE_CUDA_PREFETCH=0
-bench_variant 16 $previous
-bench_variant 16 $original
-# Extra settings to time (EXTRA="A=1 B=2;512:C=3": one variant per ';', at the
-# short prompt unless a prompt length and ':' come first).
-IFS=';' read -ra extras <<<"${EXTRA:-}"
-for e in "${extras[@]}"; do
-  [ -n "$e" ] || continue
-  prompt=16
-  if [[ $e =~ ^([0-9]+):(.*)$ ]]; then
-    prompt=${BASH_REMATCH[1]}
-    e=${BASH_REMATCH[2]}
-  fi
-  # shellcheck disable=SC2086
-  bench_variant "$prompt" $e
-done
+standard="$registers;$previous;$original"
+[ "${STANDARD:-1}" = 1 ] || standard=""
+join() { local r=""; for x in "$@"; do [ -n "$x" ] && r="${r:+$r;}$x"; done; echo "$r"; }
+# Extra settings to time: EXTRA="A=1 B=2;C=3" after the 16-token prompt (like
+# llama-bench's tg128), EXTRA512 after the 512-token one.
+bench_set 512 "$(join "$standard" "${EXTRA512:-}")"
+bench_set 16 "$(join "$standard" "${EXTRA:-}")"
 
 if [ "${PROFILE:-1}" = 1 ]; then
-  echo "== kernel profile (graphs off, one run)"
-  GHOSTLINE_CUDA_PROFILE=1 timeout 150 "$build/bench_backend" --backend cuda --prompt 512 --gen 128 --runs 1 \
-    >"$out/profile.log" 2>&1 || status=1
-  grep -A40 "cuda profile" "$out/profile.log"
+  # PROFILE_VARIANTS="A=1;B=2": the same for other settings, one profile each.
+  IFS=';' read -ra profile_variants <<<";${PROFILE_VARIANTS:-}"
+  for v in "${profile_variants[@]}"; do
+    echo "== kernel profile (graphs off, one run, prompt ${PROFILE_PROMPT:-512}${v:+, $v})"
+    # shellcheck disable=SC2086
+    env $v GHOSTLINE_CUDA_PROFILE=1 timeout 150 "$build/bench_backend" --backend cuda --prompt "${PROFILE_PROMPT:-512}" \
+      --gen 128 --runs 1 >"$out/profile.log" 2>&1 || status=1
+    grep -A40 "cuda profile" "$out/profile.log"
+  done
   if [ "${PROFILE_PREVIOUS:-0}" = 1 ]; then
     # shellcheck disable=SC2086
     env $previous GHOSTLINE_CUDA_PROFILE=1 timeout 150 "$build/bench_backend" --backend cuda --prompt 512 --gen 128 \
@@ -112,5 +104,5 @@ fi
 echo "== summary"
 nvidia-smi --query-gpu=name --format=csv,noheader
 grep -E "^(ok|FAIL)|passed" "$out/cuda_tests.log"
-grep -E "^--|RESULT|programmatic|refused|kernels per" "$out/bench.log"
+grep -E "^--|RESULT|programmatic|refused|kernels per|failed" "$out/bench.log"
 exit $status

@@ -42,6 +42,19 @@ CudaExecutor::CudaExecutor(int device) : device_(device) {
   pdl_ = !profile_ && !(pdl && *pdl == '0');
   const char* prefetch = std::getenv("GHOSTLINE_CUDA_PREFETCH");
   prefetch_weights_ = !(prefetch && *prefetch == '0');
+  if (const char* kv = std::getenv("GHOSTLINE_CUDA_KV_AHEAD")) kv_ahead_ = *kv != '0';
+  auto setting = [](const char* name, int lo, int hi, int& value) {
+    if (const char* v = std::getenv(name)) {
+      const int n = std::atoi(v);
+      if (n >= lo && n <= hi) value = n;
+    }
+  };
+  setting("GHOSTLINE_CUDA_BULK", 0, 16, bulk_stages_);
+  setting("GHOSTLINE_CUDA_BULK_MIN_STEPS", 1, 64, bulk_min_steps_);
+  setting("GHOSTLINE_CUDA_BULK_L2", 0, 64, bulk_l2_steps_);
+  if (const char* v = std::getenv("GHOSTLINE_CUDA_BULK_WIDE")) bulk_wide_registers_ = *v != '0';
+  if (const char* v = std::getenv("GHOSTLINE_CUDA_CARVEOUT")) shared_carveout_ = *v != '0';
+  check(prepare_kernels(device), "cudaFuncSetAttribute (decode kernels)");
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   device_name_ = std::string(prop.name) + " (compute " + std::to_string(prop.major) + "." +
                  std::to_string(prop.minor) + ", " + std::to_string(prop.multiProcessorCount) + " SMs, " +
@@ -134,6 +147,12 @@ void CudaExecutor::enqueue(const gpu::Dispatch* dispatches, size_t n, bool pdl) 
     LaunchOptions options;
     options.pdl = pdl && pdl_;
     options.prefetch_weights = prefetch_weights_;
+    options.bulk_stages = bulk_stages_;
+    options.bulk_min_steps = bulk_min_steps_;
+    options.bulk_l2_steps = bulk_l2_steps_;
+    options.bulk_wide_registers = bulk_wide_registers_;
+    options.shared_carveout = shared_carveout_;
+    options.kv_ahead = kv_ahead_;
     cudaError_t e = launch(dispatches[i], base_, stream_, options);
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     if (e != cudaSuccess && pdl && pdl_ && cudaStreamIsCapturing(stream_, &capturing) == cudaSuccess &&

@@ -60,9 +60,24 @@ class CudaExecutor final : public gpu::Executor {
   // finishes (off when profiling, and dropped for good if the driver refuses
   // it, with a note on stderr).
   bool pdl_ = true;
-  // Decode products start three units of rows a warp towards L2 before waiting for
-  // the kernel before them (GHOSTLINE_CUDA_PREFETCH=0: only the first, then two ahead).
+  // Decode products streaming through registers start three units of rows a warp towards
+  // L2 before waiting for the kernel before them (GHOSTLINE_CUDA_PREFETCH=0: only the
+  // first, then two ahead).
   bool prefetch_weights_ = true;
+  // Decode products keep three steps of weights per warp in flight as bulk copies into
+  // shared memory and four more on their way to L2, with up to 128 registers a thread
+  // (GHOSTLINE_CUDA_BULK=0: streamed through registers instead; GHOSTLINE_CUDA_BULK,
+  // _BULK_MIN_STEPS, _BULK_L2 set the counts, _BULK_WIDE=0 caps registers at 64).
+  int bulk_stages_ = 3;
+  int bulk_min_steps_ = 1;
+  int bulk_l2_steps_ = 4;
+  bool bulk_wide_registers_ = true;
+  // The q/k/v product starts the layer's cache rows towards L2 for attention
+  // (GHOSTLINE_CUDA_KV_AHEAD=0: not).
+  bool kv_ahead_ = true;
+  // Attention asks for all of an SM's shared memory, as the bulk products do
+  // (GHOSTLINE_CUDA_CARVEOUT=0: no preference).
+  bool shared_carveout_ = true;
 
   // GHOSTLINE_CUDA_PROFILE=1: every dispatch runs directly (no graphs) between
   // two events, and the time per kernel goes to stderr when the executor ends.

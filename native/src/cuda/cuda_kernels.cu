@@ -4,6 +4,8 @@
 #include <cuda_fp16.h>
 #include <mma.h>
 
+#include <algorithm>
+
 #include "cuda/cuda_kernels.h"
 
 namespace ghostline::cuda {
@@ -13,6 +15,9 @@ struct Args {
   uint8_t* b[GL_MAX_BINDINGS];
   gl_params p;
   int32_t prefetch_weights;  // LaunchOptions::prefetch_weights
+  int32_t bulk_stages;       // GL_K_MATVEC_DECODE: steps in each warp's ring (0: streamed through registers)
+  int32_t kv_ahead;          // LaunchOptions::kv_ahead
+  int32_t bulk_l2;           // LaunchOptions::bulk_l2_steps
 };
 
 // Programmatic dependent launch: a kernel lets the next one start its blocks
@@ -685,14 +690,115 @@ __device__ __forceinline__ void norm_prologue(const Args& a, const float (&wn)[N
   }
 }
 
-// GL_K_MATVEC_DECODE. Before the previous kernel has finished, each warp loads its
-// first unit's first 2,048 columns of weights into registers (and starts the rest
-// of those rows and of its next units towards L2), and the norm weights and the
-// RoPE rotation are read. Then the input is made in shared memory, and the warp
-// streams its units chunk by chunk, the next chunk's loads in flight while the
-// current one is summed.
-template <int PROLOGUE, int EPILOGUE>
-__global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
+// ---- Bulk copies: the one-dimensional form of the tensor memory accelerator ----
+// A copy moves bytes from global into shared memory without passing through
+// registers, and completes on an mbarrier: a warp can keep several steps of
+// weights in flight at the cost of shared memory only.
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return static_cast<uint32_t>(__cvta_generic_to_shared(p)); }
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" ::"r"(bar), "r"(count) : "memory");
+}
+// Makes the barriers' initialization visible to the copy engine.
+__device__ __forceinline__ void mbar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n\t.reg .pred p;\n\tmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n\tselp.b32 %0, 1, 0, p;\n}"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+// `bytes` (a multiple of 16; both addresses 16-byte aligned) into this block's shared memory.
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
+__device__ __forceinline__ void bulk_prefetch_l2(const void* src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(src), "r"(bytes) : "memory");
+}
+
+// One step of a warp's ring in shared memory: a unit's two rows in a 2,048-column
+// chunk (quants), then each row's scales for it, copied from the 16-byte boundary at
+// or before them (a row's scales start on one only where cols is a multiple of 256).
+constexpr int kScaleSpan = kDecodeChunk / GL_QK8_0 * 2 + 16;
+constexpr int kSlotBytes = 2 * kDecodeChunk + 2 * kScaleSpan;
+static_assert(kSlotBytes % 16 == 0, "slots keep 16-byte alignment");
+
+// Where the ring starts in the kernel's dynamic shared memory: after the quantized
+// input and, for the SwiGLU epilogue, the block's h values.
+__host__ __device__ constexpr size_t decode_ring_offset(int64_t cols, int64_t swiglu_units) {
+  return (static_cast<size_t>(cols + cols / GL_QK8_0 * 4 + swiglu_units * 4) + 15) / 16 * 16;
+}
+
+// A row's scales for the chunk at c0 of width cw, as one bulk copy: the bytes from the
+// 16-byte boundary at or before them to the one at or after their end. Both lie within
+// the matrix's scale plane rounded to 256 bytes, which the weights buffer holds.
+struct ScalePiece {
+  const uint8_t* src;
+  uint32_t bytes;
+};
+__device__ __forceinline__ ScalePiece scale_piece(const RowRef& r, int64_t c0, int64_t cw) {
+  const uintptr_t s = reinterpret_cast<uintptr_t>(r.s + c0 / GL_QK8_0);
+  const uintptr_t a0 = s & ~uintptr_t(15), a1 = (s + static_cast<uintptr_t>(cw / GL_QK8_0 * 2) + 15) & ~uintptr_t(15);
+  return {reinterpret_cast<const uint8_t*>(a0), static_cast<uint32_t>(a1 - a0)};
+}
+__device__ __forceinline__ uint32_t scale_skip(const RowRef& r, int64_t c0) {
+  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(r.s + c0 / GL_QK8_0) & 15);
+}
+
+// dot_pair_chunk over a step in shared memory: the same products, added in the same order.
+__device__ __forceinline__ void dot_pair_slot(const uint8_t* slot, uint32_t skip0, uint32_t skip1, const int8_t* xq,
+                                              const float* xs, int64_t cols, int64_t c0, int lane, float& s0,
+                                              float& s1) {
+  const __half* sc0 = reinterpret_cast<const __half*>(slot + 2 * kDecodeChunk + skip0);
+  const __half* sc1 = reinterpret_cast<const __half*>(slot + 2 * kDecodeChunk + kScaleSpan + skip1);
+#pragma unroll
+  for (int u = 0; u < 4; u++) {
+    const int off = lane * 16 + u * 512;
+    const int64_t col = c0 + off;
+    if (col < cols) {
+      const int4 w0 = *reinterpret_cast<const int4*>(slot + off);
+      const int4 w1 = *reinterpret_cast<const int4*>(slot + kDecodeChunk + off);
+      const int4 x = *reinterpret_cast<const int4*>(xq + col);
+      const float xsc = xs[col / GL_QK8_0];
+      int i0 = __dp4a(w0.x, x.x, 0);
+      i0 = __dp4a(w0.y, x.y, i0);
+      i0 = __dp4a(w0.z, x.z, i0);
+      i0 = __dp4a(w0.w, x.w, i0);
+      int i1 = __dp4a(w1.x, x.x, 0);
+      i1 = __dp4a(w1.y, x.y, i1);
+      i1 = __dp4a(w1.z, x.z, i1);
+      i1 = __dp4a(w1.w, x.w, i1);
+      s0 += float(i0) * (__half2float(sc0[off / GL_QK8_0]) * xsc);
+      s1 += float(i1) * (__half2float(sc1[off / GL_QK8_0]) * xsc);
+    }
+  }
+}
+
+// GL_K_MATVEC_DECODE. Before the previous kernel has finished, each warp starts its
+// first weights on their way, and the norm weights and the RoPE rotation are read.
+// Then the input is made in shared memory, and the warp streams its units chunk by
+// chunk. Two ways to stream (LaunchOptions::bulk_stages):
+// - registers: the first chunk is loaded before the wait (the rest of those rows and
+//   the warp's next units start towards L2); the next chunk's loads are in flight
+//   while the current one is summed;
+// - BULK: a ring of `stages` steps per warp in shared memory, filled by bulk copies,
+//   all of it issued before the wait; each consumed step's slot is refilled with the
+//   step `stages` ahead.
+//
+// MODE: 0 registers; 1 bulk with registers capped at 64 (two 512-thread blocks, or
+// four of 256, fit an SM's registers); 2 bulk with the compiler's choice up to 128
+// (about 90-100: the default, measured faster than 1 with attention's carveout).
+template <int PROLOGUE, int EPILOGUE, int MODE>
+__global__ void __launch_bounds__(512, MODE == 1 ? 2 : 1) matvec_decode_kernel(Args a) {
+  constexpr bool BULK = MODE != 0;
   extern __shared__ int4 decode_smem[];
   __shared__ double partial[32];
   constexpr int kNorm = 8;  // values per thread the norm keeps in registers
@@ -710,9 +816,7 @@ __global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
   float* xs = reinterpret_cast<float*>(reinterpret_cast<uint8_t*>(decode_smem) + cols);
   float* hsm = xs + cols / GL_QK8_0;  // h of the block's units (SwiGLU epilogue)
 
-  // The warp's steps: units first + warp + j * n_warps, each chunk by chunk. Two
-  // steps' weights are in registers (or on their way) while one is summed, and the
-  // rows of the warp's next units are on their way to L2.
+  // The warp's steps: units first + warp + j * n_warps, each chunk by chunk.
   struct Step {
     int64_t u;
     int chunk;
@@ -723,8 +827,11 @@ __global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
       st.u += n_warps;
     }
   };
-  // Units this far ahead of the one being loaded are on their way to L2.
-  const int ahead = a.prefetch_weights ? 3 : 2;
+  Step st_cur = {first + warp, 0};
+
+  // Registers: two steps' weights are in registers (or on their way) while one is
+  // summed, and the rows of the warp's next units are on their way to L2.
+  const int ahead = a.prefetch_weights ? 3 : 2;  // units this far ahead of the one loaded
   auto prefetch_unit = [&](int64_t u) {
     RowRef r0, r1;
     unit_rows<EPILOGUE>(a, u, total, r0, r1);
@@ -745,14 +852,66 @@ __global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
       if (st.u + ahead * n_warps < end) prefetch_unit(st.u + ahead * n_warps);
     }
   };
-  Step st_cur = {first + warp, 0}, st_next = st_cur;
+  Step st_next = st_cur;
   advance(st_next);
   RowPairChunk cur, next;
-  if (steps > 0) load_step(cur, st_cur);
-  if (a.prefetch_weights) {
-    // The units between too: up to `ahead` units of the warp's share stream from
-    // memory while the kernel before is still running.
-    for (int j = 1; j < ahead && first + warp + j * n_warps < end; j++) prefetch_unit(first + warp + j * n_warps);
+
+  // Bulk: the warp's ring of slots, each with its barrier, after the input in shared memory.
+  const int stages = BULK ? a.bulk_stages : 0;
+  uint8_t* ring = nullptr;
+  uint64_t* bars = nullptr;
+  Step st_issue = st_cur;  // the next step to copy in
+  Step st_l2 = st_cur;  // the next step to start towards L2, bulk_l2 steps past the ring
+  auto prefetch_step = [&](const Step& st) {
+    RowRef r0, r1;
+    unit_rows<EPILOGUE>(a, st.u, total, r0, r1);
+    const int64_t c0 = int64_t(st.chunk) * kDecodeChunk;
+    const int64_t cw = cols - c0 < kDecodeChunk ? cols - c0 : kDecodeChunk;
+    prefetch_l2(r0.q + c0, cw, lane);
+    prefetch_l2(r1.q + c0, cw, lane);
+    prefetch_l2(r0.s + c0 / GL_QK8_0, cw / GL_QK8_0 * 2, lane);
+    prefetch_l2(r1.s + c0 / GL_QK8_0, cw / GL_QK8_0 * 2, lane);
+  };
+  auto issue = [&](const Step& st, int slot) {  // one lane: the step's bytes into the slot
+    RowRef r0, r1;
+    unit_rows<EPILOGUE>(a, st.u, total, r0, r1);
+    const int64_t c0 = int64_t(st.chunk) * kDecodeChunk;
+    const int64_t cw = cols - c0 < kDecodeChunk ? cols - c0 : kDecodeChunk;
+    const ScalePiece p0 = scale_piece(r0, c0, cw), p1 = scale_piece(r1, c0, cw);
+    const uint32_t dst = smem_u32(ring + slot * kSlotBytes), bar = smem_u32(bars + slot);
+    mbar_expect_tx(bar, static_cast<uint32_t>(2 * cw) + p0.bytes + p1.bytes);
+    bulk_copy(dst, r0.q + c0, static_cast<uint32_t>(cw), bar);
+    bulk_copy(dst + kDecodeChunk, r1.q + c0, static_cast<uint32_t>(cw), bar);
+    bulk_copy(dst + 2 * kDecodeChunk, p0.src, p0.bytes, bar);
+    bulk_copy(dst + 2 * kDecodeChunk + kScaleSpan, p1.src, p1.bytes, bar);
+  };
+  if constexpr (BULK) {
+    uint8_t* base = reinterpret_cast<uint8_t*>(decode_smem) +
+                    decode_ring_offset(cols, EPILOGUE == GL_EPILOGUE_SWIGLU_Q8 ? a.p.rows_per_block : 0);
+    ring = base + static_cast<size_t>(warp) * stages * kSlotBytes;
+    bars = reinterpret_cast<uint64_t*>(base + static_cast<size_t>(n_warps) * stages * kSlotBytes) + warp * stages;
+    if (lane == 0 && steps > 0) {
+      for (int s = 0; s < stages; s++) mbar_init(smem_u32(bars + s), 1);
+      mbar_init_fence();
+    }
+    __syncwarp();
+    for (int s = 0; s < stages && s < steps; s++) {
+      if (lane == 0) issue(st_issue, s);
+      advance(st_issue);
+    }
+    // The steps after the ring's first fill start towards L2 (the warp's lanes share them).
+    st_l2 = st_issue;
+    for (int s = stages; s < stages + a.bulk_l2 && s < steps; s++) {
+      prefetch_step(st_l2);
+      advance(st_l2);
+    }
+  } else {
+    if (steps > 0) load_step(cur, st_cur);
+    if (a.prefetch_weights) {
+      // The units between too: up to `ahead` units of the warp's share stream from
+      // memory while the kernel before is still running.
+      for (int j = 1; j < ahead && first + warp + j * n_warps < end; j++) prefetch_unit(first + warp + j * n_warps);
+    }
   }
   float wn[kNorm];
   if constexpr (PROLOGUE == GL_PROLOGUE_RMS_NORM) {
@@ -771,6 +930,19 @@ __global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
     c = reinterpret_cast<const float*>(a.b[10])[e];
     sn = reinterpret_cast<const float*>(a.b[11])[e];
   };
+  if (EPILOGUE == GL_EPILOGUE_ROPE_KV && a.kv_ahead) {
+    // The cache rows before this position, which attention reads next: written by
+    // earlier steps, so they may start towards L2 now. 4 KB a thread, over the grid.
+    const int64_t bytes = (pos * a.p.i[2] * (a.p.i[10] ? 2 : 4)) & ~int64_t(15);
+    const int64_t n_threads = int64_t(gridDim.x) * blockDim.x;
+    for (int c = 0; c < 2; c++) {
+      const uint8_t* cache = c == 0 ? a.b[12] : a.b[13];
+      if (reinterpret_cast<uintptr_t>(cache) & 15) continue;
+      for (int64_t o = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * 4096; o < bytes; o += n_threads * 4096) {
+        bulk_prefetch_l2(cache + o, static_cast<uint32_t>(bytes - o < 4096 ? bytes - o : 4096));
+      }
+    }
+  }
   float c_first = 1.0f, sn_first = 0.0f;
   if (EPILOGUE == GL_EPILOGUE_ROPE_KV && lane == 0 && steps > 0) {
     int64_t row = 2 * (first + warp);
@@ -800,54 +972,88 @@ __global__ void __launch_bounds__(512) matvec_decode_kernel(Args a) {
   }
   __syncthreads();
 
-  float s0 = 0.0f, s1 = 0.0f;
-  for (int64_t step = 0; step < steps; step++) {
-    const int64_t u = st_cur.u;
-    const int chunk = st_cur.chunk;
-    if (step + 1 < steps) load_step(next, st_next);
-    dot_pair_chunk(cur, xq, xs, cols, int64_t(chunk) * kDecodeChunk, lane, s0, s1);
-    if (chunk == n_chunks - 1) {
-      const float y0 = warp_sum(s0), y1 = warp_sum(s1);
-      s0 = s1 = 0.0f;
-      if (lane == 0) {
-        if constexpr (EPILOGUE == GL_EPILOGUE_SWIGLU_Q8) {
-          hsm[u - first] = y0 / (1.0f + expf(-y0)) * y1;
-        } else if constexpr (EPILOGUE == GL_EPILOGUE_ROPE_KV) {
-          int64_t row = 2 * u;
+  // Unit u's two sums (one per lane so far) to its outputs.
+  auto finish_unit = [&](int64_t u, float s0, float s1) {
+    const float y0 = warp_sum(s0), y1 = warp_sum(s1);
+    if (lane != 0) return;
+    if constexpr (EPILOGUE == GL_EPILOGUE_SWIGLU_Q8) {
+      hsm[u - first] = y0 / (1.0f + expf(-y0)) * y1;
+    } else if constexpr (EPILOGUE == GL_EPILOGUE_ROPE_KV) {
+      int64_t row = 2 * u;
+      const int k = matrix_of(a.p, row);
+      float z0 = y0, z1 = y1;
+      if (k < 2) {
+        float c = c_first, sn = sn_first;
+        if (u != first + warp) rotation(row, c, sn);
+        z0 = y0 * c - y1 * sn;
+        z1 = y0 * sn + y1 * c;
+      }
+      float* out = out_ptr(a, k);
+      out[row] = z0;
+      out[row + 1] = z1;
+      if (k > 0) {
+        uint8_t* cache = k == 1 ? a.b[12] : a.b[13];
+        const int64_t e = pos * a.p.i[2] + row;  // kv_dim: the rows of K
+        cache_put(cache, e, z0, a.p.i[10]);
+        cache_put(cache, e + 1, z1, a.p.i[10]);
+      }
+    } else {
+      const bool is_first = u == first + warp;
+      for (int j = 0; j < 2; j++) {
+        int64_t row = 2 * u + j;
+        if (row < total) {
           const int k = matrix_of(a.p, row);
-          float z0 = y0, z1 = y1;
-          if (k < 2) {
-            float c = c_first, sn = sn_first;
-            if (u != first + warp) rotation(row, c, sn);
-            z0 = y0 * c - y1 * sn;
-            z1 = y0 * sn + y1 * c;
-          }
           float* out = out_ptr(a, k);
-          out[row] = z0;
-          out[row + 1] = z1;
-          if (k > 0) {
-            uint8_t* cache = k == 1 ? a.b[12] : a.b[13];
-            const int64_t e = pos * a.p.i[2] + row;  // kv_dim: the rows of K
-            cache_put(cache, e, z0, a.p.i[10]);
-            cache_put(cache, e + 1, z1, a.p.i[10]);
-          }
-        } else {
-          const bool is_first = u == first + warp;
-          for (int j = 0; j < 2; j++) {
-            int64_t row = 2 * u + j;
-            if (row < total) {
-              const int k = matrix_of(a.p, row);
-              float* out = out_ptr(a, k);
-              const float y = j == 0 ? y0 : y1;
-              out[row] = a.p.i[7] ? (is_first ? prev_first[j] : out[row]) + y : y;
-            }
-          }
+          const float y = j == 0 ? y0 : y1;
+          out[row] = a.p.i[7] ? (is_first ? prev_first[j] : out[row]) + y : y;
         }
       }
     }
-    cur = next;
-    st_cur = st_next;
-    advance(st_next);
+  };
+
+  float s0 = 0.0f, s1 = 0.0f;
+  if constexpr (BULK) {
+    int slot = 0;
+    uint32_t parity = 0;
+    for (int64_t step = 0; step < steps; step++) {
+      RowRef r0, r1;
+      unit_rows<EPILOGUE>(a, st_cur.u, total, r0, r1);
+      const int64_t c0 = int64_t(st_cur.chunk) * kDecodeChunk;
+      mbar_wait(smem_u32(bars + slot), parity);
+      dot_pair_slot(ring + slot * kSlotBytes, scale_skip(r0, c0), scale_skip(r1, c0), xq, xs, cols, c0, lane, s0, s1);
+      __syncwarp();  // every lane has read the slot before it is refilled
+      if (step + stages < steps) {
+        if (lane == 0) issue(st_issue, slot);
+        advance(st_issue);
+      }
+      if (step + stages + a.bulk_l2 < steps) {
+        prefetch_step(st_l2);
+        advance(st_l2);
+      }
+      if (st_cur.chunk == n_chunks - 1) {
+        finish_unit(st_cur.u, s0, s1);
+        s0 = s1 = 0.0f;
+      }
+      advance(st_cur);
+      if (++slot == stages) {
+        slot = 0;
+        parity ^= 1u;
+      }
+    }
+  } else {
+    for (int64_t step = 0; step < steps; step++) {
+      const int64_t u = st_cur.u;
+      const int chunk = st_cur.chunk;
+      if (step + 1 < steps) load_step(next, st_next);
+      dot_pair_chunk(cur, xq, xs, cols, int64_t(chunk) * kDecodeChunk, lane, s0, s1);
+      if (chunk == n_chunks - 1) {
+        finish_unit(u, s0, s1);
+        s0 = s1 = 0.0f;
+      }
+      cur = next;
+      st_cur = st_next;
+      advance(st_next);
+    }
   }
 
   if constexpr (EPILOGUE == GL_EPILOGUE_SWIGLU_Q8) {
@@ -1028,8 +1234,10 @@ __device__ __forceinline__ void quantize_head(const Args& a, const float* y, int
 }
 
 // One (head, row) per block of any multiple of 32 threads up to 1024, over all
-// the row's keys; the warps' partial sums are added at the end.
-template <int DPL, bool HALF>
+// the row's keys; the warps' partial sums are added at the end. CARVEOUT: the same
+// kernel, asking for the multiprocessor's whole shared memory (as the bulk decode
+// products do), so that decode steps need not reconfigure an SM between kernels.
+template <int DPL, bool HALF, bool CARVEOUT>
 __global__ void __launch_bounds__(1024) attention_kernel(Args a) {
   __shared__ float q[256];
   __shared__ float p[1024];
@@ -1074,8 +1282,17 @@ cudaError_t go(void (*kernel)(Args), dim3 grid, dim3 block, size_t smem, cudaStr
 }
 
 template <int DPL>
-cudaError_t launch_attention(const Args& a, dim3 grid, dim3 block, cudaStream_t stream, bool pdl) {
-  return go(a.p.i[3] ? attention_kernel<DPL, true> : attention_kernel<DPL, false>, grid, block, 0, stream, pdl, a);
+cudaError_t launch_attention(const Args& a, dim3 grid, dim3 block, cudaStream_t stream, bool pdl, bool carveout) {
+  auto* k = carveout ? (a.p.i[3] ? attention_kernel<DPL, true, true> : attention_kernel<DPL, false, true>)
+                     : (a.p.i[3] ? attention_kernel<DPL, true, false> : attention_kernel<DPL, false, false>);
+  return go(k, grid, block, 0, stream, pdl, a);
+}
+
+template <int PROLOGUE, int EPILOGUE>
+void (*decode_kernel(int mode))(Args) {
+  return mode == 0   ? matvec_decode_kernel<PROLOGUE, EPILOGUE, 0>
+         : mode == 1 ? matvec_decode_kernel<PROLOGUE, EPILOGUE, 1>
+                     : matvec_decode_kernel<PROLOGUE, EPILOGUE, 2>;
 }
 
 __global__ void swiglu_kernel(Args a) {
@@ -1109,7 +1326,54 @@ __global__ void read_kernel(const int4* data, uint64_t n, unsigned* sink) {
   if ((threadIdx.x & 31) == 0 && x == 0x12345678u) sink[blockIdx.x] = x;  // keeps the loads alive
 }
 
+// Dynamic shared memory a bulk decode block may take, what a multiprocessor holds,
+// and the multiprocessors (set by prepare_kernels).
+size_t decode_smem_limit = 48 * 1024;
+size_t decode_smem_per_sm = 100 * 1024;
+int64_t decode_sms = 1;
+
 }  // namespace
+
+cudaError_t prepare_kernels(int device) {
+  int optin = 0, per_sm = 0, sms = 0;
+  cudaError_t e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+  if (e == cudaSuccess) e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (e != cudaSuccess) return e;
+  // Room for the kernel's static shared memory (the norm's partial sums).
+  const int limit = optin - 1024;
+  void (*const bulk[])(Args) = {
+      matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_STORE, 1>,
+      matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_ROPE_KV, 1>,
+      matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_SWIGLU_Q8, 1>,
+      matvec_decode_kernel<GL_PROLOGUE_Q8, GL_EPILOGUE_STORE, 1>,
+      matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_STORE, 2>,
+      matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_ROPE_KV, 2>,
+      matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_SWIGLU_Q8, 2>,
+      matvec_decode_kernel<GL_PROLOGUE_Q8, GL_EPILOGUE_STORE, 2>,
+  };
+  void (*const carved[])(Args) = {
+      attention_kernel<1, false, true>, attention_kernel<1, true, true>, attention_kernel<2, false, true>,
+      attention_kernel<2, true, true>,  attention_kernel<4, false, true>, attention_kernel<4, true, true>,
+      attention_kernel<8, false, true>, attention_kernel<8, true, true>,
+  };
+  for (auto* k : carved) {
+    e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    if (e != cudaSuccess) return e;
+  }
+  for (auto* k : bulk) {
+    e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, limit);
+    // All of the multiprocessor's shared memory, so that two blocks with their rings fit.
+    if (e == cudaSuccess) {
+      e = cudaFuncSetAttribute(k, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    }
+    if (e != cudaSuccess) return e;
+  }
+  decode_smem_limit = static_cast<size_t>(limit);
+  decode_smem_per_sm = static_cast<size_t>(per_sm);
+  decode_sms = sms > 0 ? sms : 1;
+  return cudaSuccess;
+}
 
 cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t stream, const LaunchOptions& options) {
   const bool pdl = options.pdl;
@@ -1119,6 +1383,9 @@ cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t s
   }
   a.p = d.params;
   a.prefetch_weights = options.prefetch_weights ? 1 : 0;
+  a.bulk_stages = 0;
+  a.kv_ahead = options.kv_ahead ? 1 : 0;
+  a.bulk_l2 = options.bulk_l2_steps;
   const dim3 grid(d.grid[0], d.grid[1], d.grid[2]), block(d.block[0], d.block[1], d.block[2]);
   cudaError_t e = cudaSuccess;
   switch (d.kernel) {
@@ -1161,14 +1428,17 @@ cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t s
       // Heads of 1..32 (one dimension per lane) or 64, 128, 256 (2, 4, 8 per lane).
       const int hd = a.p.i[2];
       if (d.block[0] % 32 != 0 || d.block[0] > 1024) return cudaErrorInvalidValue;
+      // One row: a decode step, between bulk products. Prefill keeps the default split
+      // (measured 1% faster there).
+      const bool carveout = options.shared_carveout && d.grid[1] == 1;
       if (hd <= 32) {
-        e = launch_attention<1>(a, grid, block, stream, pdl);
+        e = launch_attention<1>(a, grid, block, stream, pdl, carveout);
       } else if (hd == 64) {
-        e = launch_attention<2>(a, grid, block, stream, pdl);
+        e = launch_attention<2>(a, grid, block, stream, pdl, carveout);
       } else if (hd == 128) {
-        e = launch_attention<4>(a, grid, block, stream, pdl);
+        e = launch_attention<4>(a, grid, block, stream, pdl, carveout);
       } else if (hd == 256) {
-        e = launch_attention<8>(a, grid, block, stream, pdl);
+        e = launch_attention<8>(a, grid, block, stream, pdl, carveout);
       } else {
         return cudaErrorInvalidValue;
       }
@@ -1178,25 +1448,43 @@ cudaError_t launch(const gpu::Dispatch& d, uint8_t* const* bases, cudaStream_t s
     case GL_K_MATVEC_DECODE: {
       const int64_t cols = a.p.i[0];
       const int prologue = a.p.i[5], epilogue = a.p.i[8];
-      const size_t smem = static_cast<size_t>(cols + cols / GL_QK8_0 * 4) +
-                          (epilogue == GL_EPILOGUE_SWIGLU_Q8 ? static_cast<size_t>(a.p.rows_per_block) * 4 : 0);
+      const int64_t swiglu_units = epilogue == GL_EPILOGUE_SWIGLU_Q8 ? a.p.rows_per_block : 0;
+      size_t smem = static_cast<size_t>(cols + cols / GL_QK8_0 * 4 + swiglu_units * 4);
       if (a.p.i[6] != GL_LAYOUT_Q8_SPLIT || cols % GL_QK8_0 != 0 || cols > GL_MATVEC_FUSED_MAX_COLS ||
           d.block[0] % 32 != 0 || d.block[0] > 512 || a.p.rows_per_block < 1 || a.p.i[4] < 1 || a.p.i[4] > 3 ||
           smem > 48 * 1024) {
         return cudaErrorInvalidValue;
       }
+      // Bulk: no more stages than a warp has steps, nor than lets the grid's blocks share
+      // the multiprocessors' shared memory in one wave (one stage at least).
+      const int64_t warps = d.block[0] / 32;
+      const int64_t steps = (a.p.rows_per_block + warps - 1) / warps * ((cols + kDecodeChunk - 1) / kDecodeChunk);
+      int64_t stages = steps >= options.bulk_min_steps ? std::min<int64_t>(options.bulk_stages, steps) : 0;
+      const size_t ring_at = decode_ring_offset(cols, swiglu_units);
+      const int64_t per_sm = (int64_t(d.grid[0]) + decode_sms - 1) / decode_sms;
+      const size_t budget = std::min(decode_smem_limit, decode_smem_per_sm / static_cast<size_t>(per_sm) - 2048);
+      auto bulk_bytes = [&](int64_t n) { return ring_at + static_cast<size_t>(warps * n) * (kSlotBytes + 8); };
+      while (stages > 1 && bulk_bytes(stages) > budget) stages--;
+      if (stages == 1 && bulk_bytes(1) > decode_smem_limit) stages = 0;
+      a.bulk_stages = static_cast<int32_t>(stages);
+      const bool bulk = stages > 0;
+      if (bulk) smem = bulk_bytes(stages);
+      const int mode = !bulk ? 0 : options.bulk_wide_registers ? 2 : 1;
+      using Kernel = void (*)(Args);
+      Kernel k = nullptr;
       if (prologue == GL_PROLOGUE_RMS_NORM && epilogue == GL_EPILOGUE_STORE) {
-        e = go(matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_STORE>, grid, block, smem, stream, pdl, a);
+        k = decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_STORE>(mode);
       } else if (prologue == GL_PROLOGUE_RMS_NORM && epilogue == GL_EPILOGUE_ROPE_KV) {
-        e = go(matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_ROPE_KV>, grid, block, smem, stream, pdl, a);
+        k = decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_ROPE_KV>(mode);
       } else if (prologue == GL_PROLOGUE_RMS_NORM && epilogue == GL_EPILOGUE_SWIGLU_Q8 && a.p.i[4] == 2 &&
                  a.p.i[1] == a.p.i[2] && a.p.i[1] % GL_QK8_0 == 0 && a.p.rows_per_block % GL_QK8_0 == 0) {
-        e = go(matvec_decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_SWIGLU_Q8>, grid, block, smem, stream, pdl, a);
+        k = decode_kernel<GL_PROLOGUE_RMS_NORM, GL_EPILOGUE_SWIGLU_Q8>(mode);
       } else if (prologue == GL_PROLOGUE_Q8 && epilogue == GL_EPILOGUE_STORE) {
-        e = go(matvec_decode_kernel<GL_PROLOGUE_Q8, GL_EPILOGUE_STORE>, grid, block, smem, stream, pdl, a);
+        k = decode_kernel<GL_PROLOGUE_Q8, GL_EPILOGUE_STORE>(mode);
       } else {
         return cudaErrorInvalidValue;
       }
+      e = go(k, grid, block, smem, stream, pdl, a);
       break;
     }
     default: return cudaErrorInvalidValue;
