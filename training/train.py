@@ -7,7 +7,9 @@ wall-clock budget.
 RoPE rotates adjacent pairs (2i, 2i+1) of each head, the convention llama.cpp
 applies to GGUF Llama weights, so the weights export without permutation.
 
-Inputs (--data): train.u16.xz and val.u16.xz (little-endian uint16 ids, xz),
+Inputs (--data): train.u16.xz, or its parts train.part1.u16.xz,
+train.part2.u16.xz, ... read one after another, and val.u16.xz
+(little-endian uint16 ids, xz),
 check-sequences.json (token sequences whose logits come back for the export
 check). Outputs (--out): weights.f16.partNN (the float16 tensors one after
 another, split into parts that each fit the transfer limit), weights.json
@@ -22,6 +24,7 @@ import json
 import lzma
 import math
 import os
+import re
 import sys
 import time
 
@@ -201,6 +204,29 @@ def load_ids(path):
     return np.frombuffer(raw, dtype="<u2").astype(np.int64)
 
 
+def train_stream_files(data_dir):
+    """train.u16.xz, or the parts a large stream was cut into, in order."""
+    single = os.path.join(data_dir, "train.u16.xz")
+    parts = {}
+    for name in os.listdir(data_dir):
+        m = re.fullmatch(r"train\.part(\d+)\.u16\.xz", name)
+        if m:
+            parts[int(m.group(1))] = os.path.join(data_dir, name)
+    if os.path.exists(single):
+        if parts:
+            raise SystemExit(f"{data_dir}: both train.u16.xz and train.partN.u16.xz are present; keep one stream")
+        return [single]
+    if not parts:
+        raise SystemExit(f"{data_dir}: no train.u16.xz nor train.part1.u16.xz")
+    if sorted(parts) != list(range(1, len(parts) + 1)):
+        raise SystemExit(f"{data_dir}: train parts {sorted(parts)} are not numbered 1..{len(parts)}")
+    return [parts[i] for i in range(1, len(parts) + 1)]
+
+
+def load_train_ids(data_dir):
+    return np.concatenate([load_ids(f) for f in train_stream_files(data_dir)])
+
+
 def batch_from(data, starts, t):
     idx = starts[:, None] + torch.arange(t + 1, device=data.device)[None, :]
     chunk = data[idx]
@@ -298,7 +324,7 @@ def main():
     t = cfg.ctx
 
     t0 = time.time()
-    train = torch.from_numpy(load_ids(os.path.join(args.data, "train.u16.xz"))).to(device)
+    train = torch.from_numpy(load_train_ids(args.data)).to(device)
     val = torch.from_numpy(load_ids(os.path.join(args.data, "val.u16.xz"))).to(device)
     with open(os.path.join(args.data, "check-sequences.json")) as f:
         checks = json.load(f)

@@ -5,11 +5,19 @@
  * near duplicates removed. Whole package families are held out for
  * evaluation.
  *
- *   node training/corpus/gather.mjs <dir with node_modules> <out dir> [manifest.json]
+ *   node training/corpus/gather.mjs <dir with node_modules>[:<dir>...] <out dir> [manifest.json] [--base <earlier manifest.json>]
  *
  * Writes <out>/train.jsonl and <out>/heldout.jsonl (one {pkg, path, lang, text}
  * per line) and the manifest: every package with its version, license, file
- * count, bytes and split. The corpus text itself stays out of the repository.
+ * count, bytes, split and round. The corpus text itself stays out of the
+ * repository.
+ *
+ * The corpus grows in rounds. With --base, the packages of the earlier
+ * manifest keep their round and are gathered first, in the same order as
+ * before, so their files, the duplicate choices among them and the held-out
+ * set come out unchanged; packages new to the install form the next round.
+ * A later round only adds training files: its packages of held-out families
+ * are left unused, so evaluations stay comparable across rounds.
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -136,14 +144,44 @@ function sourceRank(rel) {
   return r;
 }
 
+/** Round of every name@version in an earlier manifest (round 1 where it predates rounds). */
+function readRounds(manifestPath) {
+  const rounds = new Map();
+  let json;
+  try {
+    json = JSON.parse(fs.readFileSync(manifestPath, "utf8"));
+  } catch (e) {
+    throw new Error(`${manifestPath}: cannot read the earlier manifest (${e.message})`);
+  }
+  for (const p of json.packages) {
+    const id = `${p.name}@${p.version}`;
+    if (!rounds.has(id)) rounds.set(id, { round: p.round ?? 1, split: p.split });
+  }
+  return rounds;
+}
+
+function parseArgs(argv) {
+  const positional = [];
+  let base;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--base") base = argv[++i];
+    else positional.push(argv[i]);
+  }
+  const [installs, outDir, manifestPath = "training/corpus-manifest.json"] = positional;
+  return { installs: installs ? installs.split(path.delimiter).filter(Boolean) : [], outDir, manifestPath, base };
+}
+
 function main() {
-  const [root, outDir, manifestPath = "training/corpus-manifest.json"] = process.argv.slice(2);
-  if (!root || !outDir) {
-    console.error("usage: node gather.mjs <dir with node_modules> <out dir> [manifest.json]");
+  const { installs, outDir, manifestPath, base } = parseArgs(process.argv.slice(2));
+  if (!installs.length || !outDir) {
+    console.error("usage: node gather.mjs <dir with node_modules>[:<dir>...] <out dir> [manifest.json] [--base <earlier manifest.json>]");
     process.exit(2);
   }
+  // Read before the manifest is written: the base is often the same file.
+  const baseRounds = base ? readRounds(base) : new Map();
+  const nextRound = Math.max(0, ...[...baseRounds.values()].map((b) => b.round)) + 1;
   fs.mkdirSync(outDir, { recursive: true });
-  const roots = findPackages(path.join(root, "node_modules"));
+  const roots = installs.flatMap((dir) => findPackages(path.join(dir, "node_modules")));
   const seenExact = new Set();
   const seenNear = new Set();
   const seenPackages = new Set();
@@ -152,11 +190,14 @@ function main() {
   const outs = { train: fs.openSync(path.join(outDir, "train.jsonl"), "w"), heldout: fs.openSync(path.join(outDir, "heldout.jsonl"), "w") };
   const totals = { train: { files: 0, bytes: 0, packages: 0 }, heldout: { files: 0, bytes: 0, packages: 0 } };
   // Packages in a stable order so the result does not depend on directory listing order.
+  // Earlier rounds first, so their duplicate choices do not change.
   const pkgs = roots
     .map((r) => ({ root: r, json: JSON.parse(fs.readFileSync(path.join(r, "package.json"), "utf8")) }))
     .filter((p) => typeof p.json.name === "string" && typeof p.json.version === "string")
-    .sort((a, b) => (a.json.name < b.json.name ? -1 : a.json.name > b.json.name ? 1 : 0));
-  for (const { root: pkgRoot, json } of pkgs) {
+    .map((p) => ({ ...p, round: baseRounds.get(`${p.json.name}@${p.json.version}`)?.round ?? nextRound }))
+    .sort((a, b) => a.round - b.round || (a.json.name < b.json.name ? -1 : a.json.name > b.json.name ? 1 : 0));
+  const rounds = {};
+  for (const { root: pkgRoot, json, round } of pkgs) {
     const id = `${json.name}@${json.version}`;
     if (seenPackages.has(id)) continue;
     seenPackages.add(id);
@@ -164,8 +205,14 @@ function main() {
     const family = familyOf(json.name);
     const heldout = parseInt(createHash("sha1").update(family).digest("hex").slice(0, 8), 16) % HELDOUT_EVERY === 0;
     const split = heldout ? "heldout" : "train";
+    const entry = { name: json.name, version: json.version, license, round };
     if (!licenseAllowed(license)) {
-      manifest.push({ name: json.name, version: json.version, license, split: "excluded", files: 0, bytes: 0 });
+      manifest.push({ ...entry, split: "excluded", files: 0, bytes: 0 });
+      continue;
+    }
+    if (heldout && round > 1) {
+      // The held-out set stays that of the first round; a new package of a held-out family is not trained on either.
+      manifest.push({ ...entry, split: "heldout-unused", files: 0, bytes: 0 });
       continue;
     }
     // Candidate files of this package (nested packages are handled on their own).
@@ -205,16 +252,23 @@ function main() {
       files++;
       bytes += Buffer.byteLength(text);
     }
-    manifest.push({ name: json.name, version: json.version, license, split: files ? split : "empty", files, bytes });
+    manifest.push({ ...entry, split: files ? split : "empty", files, bytes });
     if (files) {
       totals[split].files += files;
       totals[split].bytes += bytes;
       totals[split].packages++;
+      const r = ((rounds[round] ??= {})[split] ??= { files: 0, bytes: 0, packages: 0 });
+      r.files += files;
+      r.bytes += bytes;
+      r.packages++;
     }
   }
   fs.closeSync(outs.train);
   fs.closeSync(outs.heldout);
-  const summary = { totals, dropped, allowedLicenses: [...ALLOWED_LICENSES] };
+  // An earlier package that is no longer installed changes the corpus: say which.
+  const missing = [...baseRounds].filter(([id, b]) => (b.split === "train" || b.split === "heldout") && !seenPackages.has(id)).map(([id, b]) => `${id} (${b.split})`);
+  if (missing.length) console.error(`${missing.length} packages of ${base} that had files are not installed: ${missing.slice(0, 20).join(", ")}${missing.length > 20 ? ", ..." : ""}`);
+  const summary = { totals, rounds, dropped, allowedLicenses: [...ALLOWED_LICENSES] };
   fs.writeFileSync(manifestPath, JSON.stringify({ summary, packages: manifest }, null, 1) + "\n");
   console.log(JSON.stringify(summary, null, 1));
 }

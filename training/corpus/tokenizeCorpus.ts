@@ -4,7 +4,10 @@
  *
  *   train.u16.xz          training stream: each file cut into pieces; about half
  *                         the pieces in FIM order (fimTransform.ts), the rest
- *                         as plain text, <BOS> before a run, <EOS> at a file's end
+ *                         as plain text, <BOS> before a run, <EOS> at a file's end;
+ *                         a stream whose xz would pass MAX_PART_XZ_BYTES is cut
+ *                         into train.part1.u16.xz, train.part2.u16.xz, ... instead,
+ *                         to be read one after another
  *   val.u16.xz            held-out packages as plain text, for perplexity
  *   check-sequences.json  a few held-out token sequences whose logits the
  *                         trainer returns, to check the export
@@ -28,6 +31,13 @@ interface CorpusFile {
 }
 
 const FIM_RATE = 0.5;
+// Each file must travel to the training machine; parts keep every file under this.
+const MAX_PART_XZ_BYTES = 30_000_000;
+// Tokens a part starts from (71M tokens of code came to 29.4 MB with XZ_ARGS). Fewer, larger parts
+// compress better (one dictionary sees more); a part that still comes out too large means one more part.
+const PART_TOKENS_GUESS = 75_000_000;
+// LZMA2 at its strongest, a dictionary that holds a whole part, and literals aligned to the 16-bit ids.
+const XZ_ARGS = ["-T1", "--lzma2=preset=9e,dict=256MiB,lc=1,lp=1,pb=1", "-c"];
 
 async function readJsonl(file: string): Promise<CorpusFile[]> {
   const out: CorpusFile[] = [];
@@ -71,10 +81,35 @@ class IdStream {
 }
 
 function writeXz(file: string, bytes: Uint8Array): number {
-  const r = spawnSync("xz", ["-9", "-T2", "-c"], { input: bytes, maxBuffer: 1 << 30 });
-  if (r.status !== 0) throw new Error(`xz failed for ${file}: ${r.stderr.toString()}`);
+  const r = spawnSync("xz", XZ_ARGS, { input: bytes, maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`xz failed for ${file}: ${r.stderr?.toString() ?? r.error}`);
   fs.writeFileSync(file, r.stdout);
   return r.stdout.length;
+}
+
+/**
+ * The training stream as train.u16.xz, or cut into equal parts at token
+ * boundaries where one file would be too large; the trainer concatenates the
+ * parts in order. Earlier outputs of either kind are removed first.
+ */
+function writeTrainStream(outDir: string, ids: Uint8Array): { file: string; tokens: number; xzBytes: number }[] {
+  for (const f of fs.readdirSync(outDir)) if (/^train(\.part\d+)?\.u16\.xz$/.test(f)) fs.rmSync(path.join(outDir, f));
+  const tokens = ids.length / 2;
+  for (let parts = Math.max(1, Math.ceil(tokens / PART_TOKENS_GUESS)); ; parts++) {
+    const written: { file: string; tokens: number; xzBytes: number }[] = [];
+    const per = Math.ceil(tokens / parts);
+    for (let p = 0; p < parts; p++) {
+      const slice = ids.subarray(2 * p * per, 2 * Math.min(tokens, (p + 1) * per));
+      const file = parts === 1 ? "train.u16.xz" : `train.part${p + 1}.u16.xz`;
+      const xzBytes = writeXz(path.join(outDir, file), slice);
+      written.push({ file, tokens: slice.length / 2, xzBytes });
+      if (xzBytes > MAX_PART_XZ_BYTES) break;
+    }
+    const over = written.find((w) => w.xzBytes > MAX_PART_XZ_BYTES);
+    if (!over) return written;
+    console.error(`${over.file}: ${over.xzBytes} bytes of xz is over ${MAX_PART_XZ_BYTES}; cutting the stream into ${parts + 1} parts`);
+    for (const w of written) fs.rmSync(path.join(outDir, w.file));
+  }
 }
 
 /** The middle tokenized in two parts at the cursor, as the prompt holds the line up to the cursor. */
@@ -137,7 +172,8 @@ async function main(): Promise<void> {
     l.tokens += ids.length;
     if (used % 2000 === 0) console.error(`${used} files, ${(stream.length / 1e6).toFixed(1)}M tokens, ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   }
-  const trainXz = writeXz(path.join(outDir, "train.u16.xz"), stream.bytes());
+  const trainParts = writeTrainStream(outDir, stream.bytes());
+  const trainXz = trainParts.reduce((sum, p) => sum + p.xzBytes, 0);
 
   // Held-out stream: plain files, in a seeded order, for perplexity.
   const heldout = shuffle(await readJsonl(path.join(corpusDir, "heldout.jsonl")), seededRandom(7));
@@ -169,6 +205,7 @@ async function main(): Promise<void> {
     trainFilesAvailable: train.length,
     trainTokens: stream.length,
     trainXzBytes: trainXz,
+    trainParts,
     valFiles,
     valTokens: val.length,
     valXzBytes: valXz,
