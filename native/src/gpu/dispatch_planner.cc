@@ -68,6 +68,24 @@ class Planner {
     bind(d, first + 1, GL_BUF_SCRATCH, dp_.scale_offset);
   }
 
+  // The fused one-token products share this layout: weights and outputs from binding 3 on, in pairs; the
+  // parameters say the input width, each matrix's rows, the prologue and whether the outputs accumulate.
+  void bind_products(Dispatch& d, const Op& mm, int32_t prologue, float eps) {
+    for (int k = 0; k < mm.n_weights; k++) {
+      const WeightPlace& w = dp_.weight(*mm.weights[k]);
+      bind(d, static_cast<uint32_t>(3 + 2 * k), GL_BUF_WEIGHTS, w.offset);
+      bind(d, static_cast<uint32_t>(4 + 2 * k), GL_BUF_ACT, dp_.act_row(mm.outs[k], 0));
+      d.params.i[1 + k] = static_cast<int32_t>(w.rows);
+    }
+    const WeightPlace& w0 = dp_.weight(*mm.weights[0]);
+    d.params.i[0] = static_cast<int32_t>(w0.cols);
+    d.params.i[4] = mm.n_weights;
+    d.params.i[5] = prologue;
+    d.params.i[6] = static_cast<int32_t>(w0.layout);
+    d.params.i[7] = mm.accumulate ? 1 : 0;
+    d.params.f[0] = eps;
+  }
+
   // True when op i + 1 is a one-token product of `a` row 0 that reads Q8_0 activations.
   bool next_wants_quantized(size_t i, Act a, int64_t width) const {
     if (i + 1 >= p_.ops.size() || width % GL_QK8_0 != 0) return false;
@@ -126,19 +144,7 @@ class Planner {
     bind(d, 0, GL_BUF_ACT, src);
     bind(d, 1, aux_buffer, aux);
     bind(d, 2, GL_BUF_ACT, src);  // unused
-    for (int k = 0; k < mm.n_weights; k++) {
-      const WeightPlace& w = dp_.weight(*mm.weights[k]);
-      bind(d, static_cast<uint32_t>(3 + 2 * k), GL_BUF_WEIGHTS, w.offset);
-      bind(d, static_cast<uint32_t>(4 + 2 * k), GL_BUF_ACT, dp_.act_row(mm.outs[k], 0));
-      d.params.i[1 + k] = static_cast<int32_t>(w.rows);
-    }
-    const WeightPlace& w0 = dp_.weight(*mm.weights[0]);
-    d.params.i[0] = static_cast<int32_t>(w0.cols);
-    d.params.i[4] = mm.n_weights;
-    d.params.i[5] = prologue;
-    d.params.i[6] = static_cast<int32_t>(w0.layout);
-    d.params.i[7] = mm.accumulate ? 1 : 0;
-    d.params.f[0] = eps;
+    bind_products(d, mm, prologue, eps);
     d.params.rows_per_block = static_cast<int32_t>(rpb);
     quantized_for_ = -1;  // the scratch holds nothing of this
   }
@@ -203,20 +209,8 @@ class Planner {
       bind_quant(d, 0);
     }
     bind(d, 2, GL_BUF_ACT, dp_.act_row(mm.src, 0));  // unused
-    for (int k = 0; k < mm.n_weights; k++) {
-      const WeightPlace& w = dp_.weight(*mm.weights[k]);
-      bind(d, static_cast<uint32_t>(3 + 2 * k), GL_BUF_WEIGHTS, w.offset);
-      bind(d, static_cast<uint32_t>(4 + 2 * k), GL_BUF_ACT, dp_.act_row(mm.outs[k], 0));
-      d.params.i[1 + k] = static_cast<int32_t>(w.rows);
-    }
-    const WeightPlace& w0 = dp_.weight(*mm.weights[0]);
-    d.params.i[0] = static_cast<int32_t>(w0.cols);
-    d.params.i[4] = mm.n_weights;
-    d.params.i[5] = prologue;
-    d.params.i[6] = static_cast<int32_t>(w0.layout);
-    d.params.i[7] = mm.accumulate ? 1 : 0;
+    bind_products(d, mm, prologue, eps);
     d.params.i[8] = epilogue;
-    d.params.f[0] = eps;
     d.params.rows_per_block = static_cast<int32_t>(upb);
     quantized_for_ = -1;
     return d;
