@@ -9,11 +9,11 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { EngineProcess } from "../engine/helpers/engineProcess";
 import { writeFimModel } from "../engine/helpers/fimModel";
-import { webgpuUnavailable } from "./webgpuAvailable";
+import { skipWebgpu } from "./webgpuAvailable";
 
-const unavailable = await webgpuUnavailable();
+const skip = await skipWebgpu();
 
-describe.skipIf(unavailable !== "")("the engine on WebGPU", () => {
+describe.skipIf(skip)("the engine on WebGPU", () => {
   let dir: string;
   let engine: EngineProcess;
   beforeAll(async () => {

@@ -14,9 +14,9 @@ import { LocalModel } from "../../engine/model/localModel";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 import { compareLogits } from "../helpers/logitStats";
 import { sharedTestdata } from "../helpers/paths";
-import { webgpuUnavailable } from "./webgpuAvailable";
+import { skipWebgpu } from "./webgpuAvailable";
 
-const unavailable = await webgpuUnavailable();
+const skip = await skipWebgpu();
 const stories = path.join(sharedTestdata, "models", "stories260K-q8_0.gguf");
 const reference = JSON.parse(fs.readFileSync(path.join(sharedTestdata, "models", "stories260K.reference.json"), "utf8"));
 const story = Int32Array.from(reference.sequences.story200.tokens as number[]);
@@ -34,7 +34,7 @@ function gpuDevice(model: unknown): { device: GPUDevice } {
   return (model as { gpu: { device: GPUDevice } }).gpu;
 }
 
-describe.skipIf(unavailable !== "")("WebGPU model lifecycle", () => {
+describe.skipIf(skip)("WebGPU model lifecycle", () => {
   let model: WebGpuModel;
   beforeAll(async () => {
     model = await WebGpuModel.load(stories, { allowSoftware: true, nCtx: 256, nBatch: 32, nSlots: 2 });
@@ -113,7 +113,7 @@ describe.skipIf(unavailable !== "")("WebGPU model lifecycle", () => {
   }, 120_000);
 });
 
-describe.skipIf(unavailable !== "")("WebGPU bad input", () => {
+describe.skipIf(skip)("WebGPU bad input", () => {
   it("names a missing tensor", async () => {
     const built = buildSyntheticLlama(SMALL, 3);
     const file = path.join(tmp, "missing.gguf");
@@ -160,7 +160,7 @@ describe.skipIf(unavailable !== "")("WebGPU bad input", () => {
   });
 });
 
-describe.skipIf(unavailable !== "")("backend choice with WebGPU", () => {
+describe.skipIf(skip)("backend choice with WebGPU", () => {
   it("runs on WebGPU when asked, and auto passes over a software adapter", async () => {
     const gpu = await LocalModel.load(stories, { backend: "webgpu", contextSize: 64 });
     expect(gpu.info.backend).toBe("webgpu");

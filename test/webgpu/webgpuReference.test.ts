@@ -12,11 +12,12 @@ import { argmax } from "../../engine/model/greedy";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 import { compareLogits, rows } from "../helpers/logitStats";
 import { sharedTestdata } from "../helpers/paths";
-import { webgpuRequired, webgpuUnavailable } from "./webgpuAvailable";
+import { skipWebgpu, webgpuRequired, webgpuUnavailable } from "./webgpuAvailable";
 
 const models = path.join(sharedTestdata, "models");
 const reference = JSON.parse(fs.readFileSync(path.join(models, "stories260K.reference.json"), "utf8"));
 const unavailable = await webgpuUnavailable();
+const skip = await skipWebgpu();
 
 it("has a WebGPU adapter where one is required", () => {
   if (webgpuRequired) expect(unavailable).toBe("");
@@ -27,7 +28,7 @@ const TOLERANCE = {
   "stories260K-q8_0.gguf": { median: 0.06, worst: Infinity, argmax: 0.9 },
 } as const;
 
-describe.skipIf(unavailable !== "")("WebGPU logits against llama.cpp", () => {
+describe.skipIf(skip)("WebGPU logits against llama.cpp", () => {
   for (const file of Object.keys(TOLERANCE) as (keyof typeof TOLERANCE)[]) {
     for (const dot of ["packed", "float"] as const) {
       describe(`${file}, ${dot} dot product`, () => {

@@ -16,10 +16,10 @@ import { compareLogits, rows } from "../helpers/logitStats";
 import { tokenSequence } from "../helpers/tokenSequence";
 import { loadLlamaGguf } from "../reference/llamaFromGguf";
 import { llamaForward } from "../reference/llamaReference";
-import { webgpuUnavailable } from "./webgpuAvailable";
+import { skipWebgpu } from "./webgpuAvailable";
 
 const { F32, F16, BF16 } = GgmlType;
-const unavailable = await webgpuUnavailable();
+const skip = await skipWebgpu();
 
 const BASE: SyntheticLlamaSpec = {
   dim: 128,
@@ -66,7 +66,7 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-describe.skipIf(unavailable !== "")("WebGPU against the CPU backend on synthetic shapes", () => {
+describe.skipIf(skip)("WebGPU against the CPU backend on synthetic shapes", () => {
   SHAPES.forEach((shape, i) => {
     it(shape.name, async () => {
       const file = path.join(tmp, `shape-${i}.gguf`);
