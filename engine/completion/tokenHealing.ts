@@ -198,11 +198,7 @@ export class HealingGreedy {
 
   /** Picks the next token from the logits after the last one (`nVocab`: how many of them are token scores). */
   step(logits: Float32Array, nVocab = logits.length): GreedyStep {
-    if (this.rest.length === 0) {
-      const id = argmax(logits, 0, nVocab);
-      const eog = this.tok.isEog(id);
-      return { id, eog, text: eog ? "" : this.decoder.push(id) };
-    }
+    if (this.rest.length === 0) return this.take(argmax(logits, 0, nVocab));
     const id = this.idx.bestConsistent(logits, this.rest, nVocab);
     if (id < 0) return { id, eog: true, text: "" };
     const piece = this.idx.pieces[id];

@@ -7,6 +7,7 @@ import { loadAddon } from "../native/loadAddon";
 import type { NativeCounters, NativeEvalResult, NativeModel, NativeModelInfo } from "../native/nativeApi";
 import { expectInteger, expectString, expectTokens } from "../util/expect";
 import { WebGpuModel } from "../webgpu/webgpuModel";
+import { abortError } from "./abortError";
 import { argmax } from "./greedy";
 
 export interface LoadOptions {
@@ -108,16 +109,16 @@ export class LocalModel {
     if (signal?.aborted) throw abortError("evaluation cancelled before it started");
     const onAbort = () => this.native.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
+    let r: NativeEvalResult;
     try {
-      const r = await this.native.eval(slot, ids, options.allLogits ?? false, options.argmaxOnly ?? false);
-      return options.argmaxOnly ? withArgmax(r, this.current.nVocab) : r;
+      r = await this.native.eval(slot, ids, options.allLogits ?? false, options.argmaxOnly ?? false);
     } catch (err) {
       if (!isGpuFailure(err)) throw err;
-      const r = await this.evalAfterFallback(slot, ids, options.allLogits ?? false, (err as Error).message);
-      return options.argmaxOnly ? withArgmax(r, this.current.nVocab) : r;
+      r = await this.evalAfterFallback(slot, ids, options.allLogits ?? false, (err as Error).message);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+    return options.argmaxOnly ? withArgmax(r, this.current.nVocab) : r;
   }
 
   /**
@@ -227,15 +228,4 @@ function withArgmax(r: NativeEvalResult, nVocab: number): NativeEvalResult {
 
 function isGpuFailure(err: unknown): boolean {
   return err instanceof Error && (err as NodeJS.ErrnoException).code === "GPU_BACKEND_FAILED";
-}
-
-export function abortError(message: string): Error {
-  const err = new Error(message);
-  err.name = "AbortError";
-  (err as NodeJS.ErrnoException).code = "ABORT_ERR";
-  return err;
-}
-
-export function isAbortError(err: unknown): boolean {
-  return err instanceof Error && (err.name === "AbortError" || (err as NodeJS.ErrnoException).code === "ABORT_ERR");
 }

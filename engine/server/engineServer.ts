@@ -17,7 +17,7 @@ import { chunkTokens } from "../completion/fimPrompt";
 import { emptyCounts, runCompletion } from "../completion/completionRunner";
 import { runExplain } from "../explain/explainRunner";
 import { HealthTracker } from "../health/healthTracker";
-import { isAbortError } from "../model/localModel";
+import { isAbortError } from "../model/abortError";
 import {
   defaultSettings,
   ExplainRequest,

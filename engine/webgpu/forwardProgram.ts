@@ -40,7 +40,7 @@ export interface ForwardProgram {
 }
 
 /** Rows up to which decode's matrix-vector kernel is used. */
-export const FEW_ROWS = 4;
+const FEW_ROWS = 4;
 
 export interface LayerWeights {
   /** q, k and v stacked, when all three are Q8_0; gate and up likewise. */
@@ -101,24 +101,21 @@ export function buildForwardProgram(
 ): ForwardProgram {
   const params = new ParamBlock();
   // Bind groups refer to the parameter buffer, which exists only once every record is known.
-  const pending: { label: string; pipeline: GPUComputePipeline; entries: (GPUBindingResource | "params")[]; step: GPUBuffer; offset: number }[] = [];
+  const pending: { d: Dispatch; step: GPUBuffer; offset: number; buffers: GPUBindingResource[] }[] = [];
   const bindLimit = res.limit("maxStorageBufferBindingSize");
 
   function dispatch(label: string, pipeline: GPUComputePipeline, step: GPUBuffer, record: ParamValue[], buffers: GPUBindingResource[], groups: (rows: number, pos0: number) => Groups): Dispatch {
-    const offset = params.add(record);
-    const index = pending.length;
-    pending.push({ label, pipeline, entries: buffers, step, offset });
-    const d = { label, pipeline, bindGroup: undefined as unknown as GPUBindGroup, groups, index };
-    made.push(d);
+    const d: Dispatch = { label, pipeline, bindGroup: undefined as unknown as GPUBindGroup, groups };
+    pending.push({ d, step, offset: params.add(record), buffers });
     return d;
   }
-  const made: (Dispatch & { index: number })[] = [];
 
   const whole = (buffer: GPUBuffer): GPUBufferBinding => ({ buffer });
+  function checkBindable(m: GpuMatrix): void {
+    const largest = m.kind === "q8_0" ? Math.max(m.quantBytes, m.scaleBytes) : m.rows * m.cols * 4;
+    if (largest > bindLimit) throw new Error(`WebGPU: tensor "${m.name}" is larger than the ${bindLimit} bytes the adapter can bind`);
+  }
   function planes(m: GpuMatrix): GPUBufferBinding[] {
-    if (m.quantBytes > bindLimit || m.scaleBytes > bindLimit || (m.kind === "float" && m.rows * m.cols * 4 > bindLimit)) {
-      throw new Error(`WebGPU: tensor "${m.name}" is larger than the ${bindLimit} bytes the adapter can bind`);
-    }
     return [
       { buffer: m.buffer, offset: 0, size: m.quantBytes },
       { buffer: m.buffer, offset: m.scaleOffset, size: m.scaleBytes },
@@ -127,11 +124,8 @@ export function buildForwardProgram(
 
   /** RMSNorm into `out`, and into Q8_0 blocks too when a Q8_0 matrix among `ms` reads it. */
   function norm(label: string, step: GPUBuffer, input: GPUBuffer, weight: GPUBuffer, out: GPUBuffer, ms: GpuMatrix[]): Dispatch {
-    const record = [hp.dim, { f32: hp.normEps }];
-    if (ms.some((m) => m.kind === "q8_0")) {
-      return dispatch(label, k.normQuantize, step, record, [whole(input), whole(weight), whole(out), whole(a.xq), whole(a.xs)], (n) => [1, n, 1]);
-    }
-    return dispatch(label, k.rmsNorm, step, record, [whole(input), whole(weight), whole(out)], (n) => [1, n, 1]);
+    const quantize = ms.some((m) => m.kind === "q8_0") ? 1 : 0;
+    return dispatch(label, k.normQuantize, step, [hp.dim, { f32: hp.normEps }, quantize], [whole(input), whole(weight), whole(out), whole(a.xq), whole(a.xs)], (n) => [1, n, 1]);
   }
   function quantize(label: string, step: GPUBuffer, input: GPUBuffer, width: number): Dispatch {
     return dispatch(label, k.quantize, step, [width], [whole(input), whole(a.xq), whole(a.xs)], (n) => [ceil(width / 4, 256), n, 1]);
@@ -141,6 +135,7 @@ export function buildForwardProgram(
    * (default: the matrix's rows), this product's starting at `offset`.
    */
   function product(label: string, step: GPUBuffer, m: GpuMatrix, floatInput: GPUBuffer, out: GPUBuffer, accumulate: boolean, stride = m.rows, offset = 0): ProgramStep {
+    checkBindable(m);
     if (m.kind === "float") {
       return dispatch(label, k.matmulFloat, step, [m.rows, m.cols, accumulate ? 1 : 0, m.roundInput ? 1 : 0, stride, offset], [whole(m.buffer), whole(floatInput), whole(out)], (n) => [ceil(m.rows, 64), n, 1]);
     }
@@ -206,19 +201,18 @@ export function buildForwardProgram(
   const argmax: ProgramStep[] = [dispatch("argmax", k.argmaxRow, out, [hp.vocab], [whole(a.logits), whole(a.best)], () => [1, 1, 1])];
 
   const paramBuffer = params.upload(res, usage);
-  for (const d of made) {
-    const p = pending[d.index];
+  for (const { d, step, offset, buffers } of pending) {
     const entries: GPUBindGroupEntry[] = [
-      { binding: 0, resource: { buffer: p.step } },
-      { binding: 1, resource: { buffer: paramBuffer, offset: p.offset, size: 32 } },
-      ...p.entries.map((r, i) => ({ binding: i + 2, resource: r as GPUBindingResource })),
+      { binding: 0, resource: { buffer: step } },
+      { binding: 1, resource: { buffer: paramBuffer, offset, size: 32 } },
+      ...buffers.map((resource, i) => ({ binding: i + 2, resource })),
     ];
-    d.bindGroup = device.createBindGroup({ label: p.label, layout: p.pipeline.getBindGroupLayout(0), entries });
+    d.bindGroup = device.createBindGroup({ label: d.label, layout: d.pipeline.getBindGroupLayout(0), entries });
   }
   return { head, layers, tail, argmax, paramBuffer };
 }
 
-export function isProduct(s: ProgramStep): s is ProductDispatch {
+function isProduct(s: ProgramStep): s is ProductDispatch {
   return (s as ProductDispatch).few !== undefined;
 }
 

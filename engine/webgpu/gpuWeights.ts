@@ -53,35 +53,17 @@ function findChecked(h: GgufHeader, name: string, dims: number[]): GgufTensorInf
 /** A [rows x cols] matrix (GGUF dims [cols, rows]). */
 export function uploadMatrix(res: GpuResources, usage: GPUBufferUsage, file: string, h: GgufHeader, name: string, rows: number, cols: number): GpuMatrix {
   const t = findChecked(h, name, [cols, rows]);
+  if (t.type === GgmlType.Q8_0) return uploadStackedQ8(res, usage, file, h, name, [{ name, rows }], cols)!;
   const bytes = readTensorBytes(file, h, name);
-  const usageFlags = usage.STORAGE;
-  if (t.type === GgmlType.Q8_0) {
-    const blocks = (rows * cols) / QK8_0;
-    const quantBytes = blocks * QK8_0;
-    const scaleOffset = align(quantBytes, 256);
-    const scaleBytes = align(blocks * 2, 4);
-    const buffer = res.createBuffer(name, scaleOffset + scaleBytes, usageFlags, true);
-    const mapped = buffer.getMappedRange();
-    const quants = new Uint8Array(mapped, 0, quantBytes);
-    const scales = new Uint16Array(mapped, scaleOffset, blocks);
-    const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let b = 0; b < blocks; b++) {
-      const at = b * Q8_0_BLOCK_BYTES;
-      scales[b] = src.getUint16(at, true);
-      quants.set(bytes.subarray(at + 2, at + Q8_0_BLOCK_BYTES), b * QK8_0);
-    }
-    buffer.unmap();
-    return { name, kind: "q8_0", rows, cols, buffer, quantBytes, scaleOffset, scaleBytes, roundInput: false, fileBytes: bytes.length };
-  }
-  const buffer = res.createBuffer(name, rows * cols * 4, usageFlags, true);
+  const buffer = res.createBuffer(name, rows * cols * 4, usage.STORAGE, true);
   widenInto(new Float32Array(buffer.getMappedRange(), 0, rows * cols), bytes, t.type);
   buffer.unmap();
   return { name, kind: "float", rows, cols, buffer, quantBytes: 0, scaleOffset: 0, scaleBytes: 0, roundInput: t.type === GgmlType.F16, fileBytes: bytes.length };
 }
 
 /**
- * Matrices that read the same input (q, k and v; gate and up), stacked row after row into one Q8_0 matrix so
- * one dispatch computes them all; undefined unless every part is Q8_0.
+ * Q8_0 matrices re-laid into one pair of planes, row after row: a single matrix, or several that read the same
+ * input (q, k and v; gate and up) so one dispatch computes them all. Undefined unless every part is Q8_0.
  */
 export function uploadStackedQ8(res: GpuResources, usage: GPUBufferUsage, file: string, h: GgufHeader, label: string, parts: { name: string; rows: number }[], cols: number): GpuMatrix | undefined {
   const infos = parts.map((p) => findChecked(h, p.name, [cols, p.rows]));

@@ -7,7 +7,6 @@ import { q8_0MatmulWgsl } from "./kernels/q8_0Matmul";
 import { q8_0MatvecWgsl } from "./kernels/q8_0Matvec";
 import { NORM_QUANTIZE_WGSL } from "./kernels/normQuantize";
 import { QUANTIZE_ROWS_WGSL } from "./kernels/quantizeRows";
-import { RMS_NORM_WGSL } from "./kernels/rmsNorm";
 import { ROPE_STORE_KV_WGSL } from "./kernels/ropeStoreKv";
 import { SWIGLU_WGSL } from "./kernels/swiglu";
 import type { DotPath } from "./kernels/wgslCommon";
@@ -15,7 +14,6 @@ import type { DotPath } from "./kernels/wgslCommon";
 export interface KernelPipelines {
   embedQ8: GPUComputePipeline;
   embedFloat: GPUComputePipeline;
-  rmsNorm: GPUComputePipeline;
   normQuantize: GPUComputePipeline;
   quantize: GPUComputePipeline;
   matvecQ8: GPUComputePipeline;
@@ -42,7 +40,6 @@ export async function compileKernels(device: GPUDevice, dot: DotPath): Promise<K
   const entries = {
     embedQ8: embedRowsWgsl(true),
     embedFloat: embedRowsWgsl(false),
-    rmsNorm: RMS_NORM_WGSL,
     normQuantize: NORM_QUANTIZE_WGSL,
     quantize: QUANTIZE_ROWS_WGSL,
     matvecQ8: q8_0MatvecWgsl(dot),

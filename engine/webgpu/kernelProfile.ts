@@ -5,7 +5,7 @@
  * empty submission's round trip. Inputs are whatever the buffers hold;
  * only the time matters.
  */
-import { FEW_ROWS, isProduct, type ForwardProgram, type ProgramStep } from "./forwardProgram";
+import { recordSteps, type ForwardProgram, type ProgramStep } from "./forwardProgram";
 
 export interface KernelTime {
   label: string;
@@ -19,16 +19,7 @@ export async function profileKernels(device: GPUDevice, program: ForwardProgram,
   const run = async (steps: ProgramStep[], times: number) => {
     const enc = device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    for (let r = 0; r < times; r++) {
-      for (const s of steps) {
-        const d = isProduct(s) ? (rows <= FEW_ROWS ? s.few : s.many) : s;
-        const [x, y, z] = d.groups(rows, pos0);
-        if (x === 0) continue;
-        pass.setPipeline(d.pipeline);
-        pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(x, y, z);
-      }
-    }
+    for (let r = 0; r < times; r++) recordSteps(pass, steps, rows, pos0);
     pass.end();
     const t0 = performance.now();
     device.queue.submit([enc.finish()]);

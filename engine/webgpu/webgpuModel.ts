@@ -8,6 +8,7 @@
  */
 import { metaNumberOr, metaStringOr, readGgufHeader, type GgufHeader } from "../gguf/ggufReader";
 import { llamaHyperParams, type LlamaHyperParams } from "../gguf/llamaHyperParams";
+import { abortError } from "../model/abortError";
 import type { NativeCounters, NativeEvalResult, NativeModel, NativeModelInfo } from "../native/nativeApi";
 import { createActivations, type ActivationBuffers } from "./activationBuffers";
 import { buildForwardProgram, recordSteps, type ForwardProgram, type LayerWeights, type ModelWeights } from "./forwardProgram";
@@ -32,13 +33,6 @@ export class GpuBackendError extends Error {
     super(message);
     this.name = "GpuBackendError";
   }
-}
-
-function abortError(message: string): Error {
-  const err = new Error(message);
-  err.name = "AbortError";
-  (err as NodeJS.ErrnoException).code = "ABORT_ERR";
-  return err;
 }
 
 const LAYER_GROUPS = 4; // prefill submissions per chunk: the granularity of cancellation
@@ -130,14 +124,15 @@ export class WebGpuModel implements NativeModel {
         nHeadKv: hp.nKvHeads,
         headDim: hp.headDim,
         nFf: hp.ffnDim,
-        tiedOutput: !header.tensors.some((t) => t.name === "output.weight"),
+        tiedOutput: weights.output === weights.embedding,
         nCtx,
         nBatch,
         nSlots,
         kvType: "f16",
         fileBytes: header.tensors.reduce((end, t) => Math.max(end, t.offset + t.byteLength), 0),
         weightBytes,
-        weightBytesPerToken: weightBytes - weights.embedding.fileBytes + weights.embedding.fileBytes / hp.vocab + (weights.output === weights.embedding ? weights.embedding.fileBytes : 0),
+        // Every layer matrix and the output matrix, and one embedding row.
+        weightBytesPerToken: weightBytes - (weights.output === weights.embedding ? 0 : weights.embedding.fileBytes) + weights.embedding.fileBytes / hp.vocab,
         bufferBytes: res.counters().bufferBytes,
         backend: "webgpu",
         requestedBackend: options.requestedBackend ?? "webgpu",

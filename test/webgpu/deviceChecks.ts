@@ -13,6 +13,7 @@ import { buildSyntheticLlama, type SyntheticLlamaSpec } from "../../engine/gguf/
 import { loadAddon } from "../../engine/native/loadAddon";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 import { compareLogits, rows } from "../helpers/logitStats";
+import { soakRequests } from "./soakRequests";
 
 let failures = 0;
 function report(name: string, ok: boolean, detail: string): void {
@@ -66,23 +67,8 @@ async function main(): Promise<void> {
   const m = await WebGpuModel.load(path.join(dir, "stories260K-q8_0.gguf"), { allowSoftware: true, nCtx: 256, nBatch: 32, nSlots: 2 });
   const story = Int32Array.from(ref.sequences.story200.tokens as number[]);
   await m.eval(0, story.subarray(0, 8), false);
-  const before = m.counters();
-  let cancelled = 0;
   const t0 = performance.now();
-  for (let i = 0; i < 1000; i++) {
-    const slot = i % 2;
-    if (m.tokens(slot).length > 200) m.truncate(slot, i % 50);
-    const start = i % 37;
-    const run = m.eval(slot, story.subarray(start, start + (i % 10 === 0 ? 40 : 1 + (i % 3))), i % 5 === 0);
-    if (i % 10 === 0) setImmediate(() => m.cancel());
-    try {
-      await run;
-    } catch (err) {
-      if ((err as Error).name !== "AbortError") throw err;
-      cancelled++;
-    }
-  }
-  const after = m.counters();
+  const { before, after, cancelled } = await soakRequests(m, story);
   m.free();
   report(
     "soak of 1,000 requests",

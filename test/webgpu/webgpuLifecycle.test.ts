@@ -14,6 +14,7 @@ import { LocalModel } from "../../engine/model/localModel";
 import { WebGpuModel } from "../../engine/webgpu/webgpuModel";
 import { compareLogits } from "../helpers/logitStats";
 import { sharedTestdata } from "../helpers/paths";
+import { soakRequests } from "./soakRequests";
 import { skipWebgpu } from "./webgpuAvailable";
 
 const skip = await skipWebgpu();
@@ -86,23 +87,7 @@ describe.skipIf(skip)("WebGPU model lifecycle", () => {
   });
 
   it("keeps buffers, bytes and in-flight work flat over 1,000 requests with cancellations", async () => {
-    const before = model.counters();
-    let cancelled = 0;
-    for (let i = 0; i < 1000; i++) {
-      const slot = i % 2;
-      if (model.tokens(slot).length > 200) model.truncate(slot, i % 50);
-      const start = i % 37;
-      const n = i % 10 === 0 ? 40 : 1 + (i % 3);
-      const run = model.eval(slot, story.subarray(start, start + n), i % 5 === 0);
-      if (i % 10 === 0) setImmediate(() => model.cancel());
-      try {
-        await run;
-      } catch (err) {
-        expect((err as Error).name).toBe("AbortError");
-        cancelled++;
-      }
-    }
-    const after = model.counters();
+    const { before, after, cancelled } = await soakRequests(model, story);
     expect(after.liveBuffers).toBe(before.liveBuffers);
     expect(after.bufferBytes).toBe(before.bufferBytes);
     expect(after.allocations).toBe(before.allocations);

@@ -1,14 +1,14 @@
 /**
  * RMSNorm times the norm weight, written as floats (for F16/F32 matrices)
- * and as Q8_0 blocks (for Q8_0 matrices) in one pass: one workgroup per row.
- * Row r of the output reads input row step.first + r.
+ * and, when a Q8_0 matrix reads it, as Q8_0 blocks in the same pass: one
+ * workgroup per row. Row r of the output reads input row step.first + r.
  */
 import { QUANTIZE_GROUP } from "./quantizeGroup";
 import { STEP_STRUCT } from "./wgslCommon";
 
 export const NORM_QUANTIZE_WGSL = /* wgsl */ `
 ${STEP_STRUCT}
-struct Params { dim: u32, eps: f32, _p0: u32, _p1: u32 }
+struct Params { dim: u32, eps: f32, quantize: u32, _p1: u32 }
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> x: array<vec4f>;
@@ -48,6 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       v = x[src + i] * scale * weight[i];
       y[r * words + i] = v;
     }
-    quantizeWord(v, live, lid.x, r * words + i, (r * words + i) / 8u);
+    // Uniform per dispatch: the quantizer's barriers stay in uniform control flow.
+    if (p.quantize != 0u) { quantizeWord(v, live, lid.x, r * words + i, (r * words + i) / 8u); }
   }
 }`;
