@@ -2,9 +2,14 @@
 import { argmax } from "../model/greedy";
 import { noteFallback } from "../cli/args";
 import { LocalModel } from "../model/localModel";
-import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
+import { benchPrompt, type BandwidthProbe, type BenchPlan, type EngineTiming } from "./benchTypes";
+import { decodeInWindows, fractionOfCeiling, type DecodeWindow } from "./decodeWindows";
 
-export async function benchGhostline(modelPath: string, plan: BenchPlan): Promise<{ timing: EngineTiming; model: LocalModel }> {
+export async function benchGhostline(
+  modelPath: string,
+  plan: BenchPlan,
+  probe?: BandwidthProbe,
+): Promise<{ timing: EngineTiming; model: LocalModel }> {
   const model = await LocalModel.load(modelPath, {
     threads: plan.threads,
     backend: plan.backend,
@@ -15,24 +20,39 @@ export async function benchGhostline(modelPath: string, plan: BenchPlan): Promis
   const prompt = benchPrompt(model.info.nVocab, plan.prefillTokens);
   let bestPrefill = Infinity;
   let bestDecode = Infinity;
+  const windows: DecodeWindow[] = [];
+  const bandwidths: number[] = [];
   for (let r = 0; r < plan.repeats; r++) {
     model.truncate(0, 0);
-    let t0 = performance.now();
+    const t0 = performance.now();
     const result = await model.eval(0, prompt);
     bestPrefill = Math.min(bestPrefill, performance.now() - t0);
 
-    t0 = performance.now();
     let next = argmax(result.logits);
-    for (let i = 0; i < plan.decodeTokens; i++) {
-      // As a completion decodes: only the next token comes back (a GPU backend reads back its id alone).
-      next = (await model.eval(0, [next], { argmaxOnly: true })).argmax!;
-    }
-    bestDecode = Math.min(bestDecode, performance.now() - t0);
+    const decode = await decodeInWindows(
+      async () => {
+        // As a completion decodes: only the next token comes back (a GPU backend reads back its id alone).
+        next = (await model.eval(0, [next], { argmaxOnly: true })).argmax!;
+      },
+      plan.decodeTokens,
+      plan.windowTokens,
+      probe,
+    );
+    bestDecode = Math.min(bestDecode, decode.ms);
+    windows.push(...decode.windows);
+    bandwidths.push(...decode.bandwidths);
   }
   const timing: EngineTiming = {
     engine: `ghostline (${model.info.kernels ?? model.info.backend})`,
     prefillTokensPerSecond: (plan.prefillTokens / bestPrefill) * 1000,
     decodeTokensPerSecond: (plan.decodeTokens / bestDecode) * 1000,
+    ...(probe
+      ? {
+          decodeFractionOfCeiling: fractionOfCeiling(windows, model.info.weightBytesPerToken),
+          bandwidths,
+          decodeWindows: windows.length,
+        }
+      : {}),
   };
   return { timing, model };
 }

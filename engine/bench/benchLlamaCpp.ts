@@ -3,9 +3,17 @@
  * binaries (a development dependency), on the same file and thread count.
  */
 import { packageRoot } from "../native/loadAddon";
-import { benchPrompt, type BenchPlan, type EngineTiming } from "./benchTypes";
+import { benchPrompt, type BandwidthProbe, type BenchPlan, type EngineTiming } from "./benchTypes";
+import { decodeInWindows, fractionOfCeiling, type DecodeWindow } from "./decodeWindows";
 
-export async function benchLlamaCpp(modelPath: string, nVocab: number, plan: BenchPlan): Promise<EngineTiming> {
+/** `weightBytesPerToken`: what Ghostline's loader counted for the same file, to put llama.cpp's decode against the same ceiling. */
+export async function benchLlamaCpp(
+  modelPath: string,
+  nVocab: number,
+  weightBytesPerToken: number,
+  plan: BenchPlan,
+  probe?: BandwidthProbe,
+): Promise<EngineTiming> {
   let lib: typeof import("node-llama-cpp");
   try {
     lib = await import("node-llama-cpp");
@@ -24,20 +32,32 @@ export async function benchLlamaCpp(modelPath: string, nVocab: number, plan: Ben
     const prompt = benchPrompt(nVocab, plan.prefillTokens) as unknown as import("node-llama-cpp").Token[];
     let bestPrefill = Infinity;
     let bestDecode = Infinity;
+    const windows: DecodeWindow[] = [];
+    const bandwidths: number[] = [];
     for (let r = 0; r < plan.repeats; r++) {
       const sequence = context.getSequence();
       try {
-        let t0 = performance.now();
+        const t0 = performance.now();
         await sequence.evaluateWithoutGeneratingNewTokens(prompt);
         bestPrefill = Math.min(bestPrefill, performance.now() - t0);
 
-        // Greedy generation; the first token comes from the prompt's logits, each later one costs a decode step.
-        t0 = performance.now();
-        let n = 0;
-        for await (const _token of sequence.evaluate([prompt[prompt.length - 1]], { temperature: 0 })) {
-          if (++n >= plan.decodeTokens) break;
+        // Greedy generation, one decode step per token the generator is asked for.
+        const tokens = sequence.evaluate([prompt[prompt.length - 1]], { temperature: 0 })[Symbol.asyncIterator]();
+        try {
+          const decode = await decodeInWindows(
+            async () => {
+              if ((await tokens.next()).done) throw new Error("llama.cpp stopped generating before the bench's decode count");
+            },
+            plan.decodeTokens,
+            plan.windowTokens,
+            probe,
+          );
+          bestDecode = Math.min(bestDecode, decode.ms);
+          windows.push(...decode.windows);
+          bandwidths.push(...decode.bandwidths);
+        } finally {
+          await tokens.return?.();
         }
-        bestDecode = Math.min(bestDecode, performance.now() - t0);
       } finally {
         sequence.dispose();
       }
@@ -46,6 +66,7 @@ export async function benchLlamaCpp(modelPath: string, nVocab: number, plan: Ben
       engine: `llama.cpp (node-llama-cpp ${await packageVersion()}, ${llama.buildType} cpu)`,
       prefillTokensPerSecond: (plan.prefillTokens / bestPrefill) * 1000,
       decodeTokensPerSecond: (plan.decodeTokens / bestDecode) * 1000,
+      ...(probe ? { decodeFractionOfCeiling: fractionOfCeiling(windows, weightBytesPerToken), bandwidths, decodeWindows: windows.length } : {}),
     };
   } finally {
     await context.dispose();

@@ -7,8 +7,14 @@ export interface BenchReport {
   weightBytesPerToken: number;
   threads: number;
   kernels: string;
-  /** Measured in the same run: all threads streaming a buffer larger than the caches. */
+  /**
+   * Measured in the same run: all threads streaming a buffer larger than the caches. With a CPU
+   * probe, the median of the measurements taken between decode windows.
+   */
   readBandwidthBytesPerSecond: number;
+  /** The lowest and highest of those measurements. */
+  readBandwidthRange?: [number, number];
+  bandwidthMeasurements?: number;
   /** readBandwidth / weightBytesPerToken: no decoder that reads every weight once per token can go faster. */
   decodeCeilingTokensPerSecond: number;
   prefillTokens: number;
@@ -28,7 +34,12 @@ export function formatBenchTable(r: BenchReport): string {
   const lines: string[] = [];
   lines.push(`model       ${r.model} (${r.fileBytes >= 2 ** 30 ? gib(r.fileBytes) : mib(r.fileBytes)})`);
   lines.push(`threads     ${r.threads} (kernels: ${r.kernels})`);
-  lines.push(`bandwidth   ${(r.readBandwidthBytesPerSecond / 1e9).toFixed(1)} GB/s read, measured now`);
+  const gbs = (n: number) => (n / 1e9).toFixed(1);
+  lines.push(
+    r.readBandwidthRange
+      ? `bandwidth   ${gbs(r.readBandwidthBytesPerSecond)} GB/s read: median of ${r.bandwidthMeasurements} measurements between decode windows (${gbs(r.readBandwidthRange[0])}–${gbs(r.readBandwidthRange[1])})`
+      : `bandwidth   ${gbs(r.readBandwidthBytesPerSecond)} GB/s read, measured now`,
+  );
   lines.push(
     `ceiling     ${r.decodeCeilingTokensPerSecond.toFixed(1)} tokens/s decode = bandwidth / ${mib(r.weightBytesPerToken)} of weights per token`,
   );
@@ -38,15 +49,23 @@ export function formatBenchTable(r: BenchReport): string {
     e.engine,
     Number.isFinite(e.prefillTokensPerSecond) ? e.prefillTokensPerSecond.toFixed(1) : "-",
     Number.isFinite(e.decodeTokensPerSecond) ? e.decodeTokensPerSecond.toFixed(1) : "-",
-    Number.isFinite(e.decodeTokensPerSecond)
-      ? `${((100 * e.decodeTokensPerSecond) / r.decodeCeilingTokensPerSecond).toFixed(0)}%`
-      : e.note ?? "-",
+    e.decodeFractionOfCeiling !== undefined && Number.isFinite(e.decodeFractionOfCeiling)
+      ? `${(100 * e.decodeFractionOfCeiling).toFixed(0)}%`
+      : Number.isFinite(e.decodeTokensPerSecond)
+        ? `${((100 * e.decodeTokensPerSecond) / r.decodeCeilingTokensPerSecond).toFixed(0)}%`
+        : e.note ?? "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   lines.push(pad(header, widths));
   lines.push(widths.map((w) => "-".repeat(w)).join("  "));
   for (const row of rows) lines.push(pad(row, widths));
   for (const e of r.engines) if (e.note) lines.push(`  ${e.engine}: ${e.note}`);
+  const windowed = r.engines.find((e) => e.decodeWindows !== undefined);
+  if (windowed) {
+    lines.push(
+      `  decode / ceiling: median over ${windowed.decodeWindows} windows of each window's decode rate against the bandwidth measured beside it (the higher of before and after)`,
+    );
+  }
   if (r.tokenizer?.length) {
     lines.push("");
     for (const t of r.tokenizer) {

@@ -84,8 +84,15 @@ export interface NativeLoadOptions {
   backend?: "cpu" | "cuda" | "metal" | "auto";
 }
 
+export interface NativeReadProbe {
+  /** Bytes per second of the fastest of `passes` reads of the whole buffer. */
+  measure(passes: number): Promise<number>;
+  free(): void;
+}
+
 export interface NativeAddon {
   loadModel(path: string, options: NativeLoadOptions): Promise<NativeModel>;
   cpuInfo(): { kernels: string; physicalCores: number; available: string[] };
-  measureReadBandwidth(threads: number, bytes: number): Promise<number>;
+  /** A buffer of `bytes` (beyond the caches) that `threads` threads read together; made once, measured many times. */
+  createReadProbe(threads: number, bytes: number): Promise<NativeReadProbe>;
 }

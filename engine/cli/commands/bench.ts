@@ -10,13 +10,20 @@ import { benchGhostline } from "../../bench/benchGhostline";
 import { benchLlamaCpp } from "../../bench/benchLlamaCpp";
 import { formatCompletionTraceReport, runCompletionTrace } from "../../bench/completionTrace";
 import { formatBenchTable, type BenchReport } from "../../bench/benchTable";
-import type { BenchPlan, EngineTiming } from "../../bench/benchTypes";
+import type { BandwidthProbe, BenchPlan, EngineTiming } from "../../bench/benchTypes";
+import { median } from "../../bench/decodeWindows";
+import type { NativeReadProbe } from "../../native/nativeApi";
 import { writeSyntheticPreset, SYNTHETIC_PRESETS } from "../../bench/syntheticPresets";
 import { loadAddon, packageRoot } from "../../native/loadAddon";
 import { loadTokenizer } from "../../tokenizer/tokenizer";
 import { benchTokenizer, makeBenchSource } from "../../tokenizer/tokenizerBench";
 import { measureGpuReadBandwidth } from "../../webgpu/readBandwidth";
 import { defaultModelPath, parse, parseBackend, parseCount, UsageError } from "../args";
+
+/** The CPU probe's buffer: far beyond any last-level cache. */
+const PROBE_BYTES = 1 << 30;
+/** Reads per measurement between decode windows; the faster counts. */
+const PROBE_PASSES = 2;
 
 export async function benchCommand(argv: string[], out: NodeJS.WritableStream): Promise<void> {
   const opts = parse(argv, {
@@ -50,6 +57,7 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
     decodeTokens: parseCount(opts["decode-tokens"] as string | undefined, "--decode-tokens", 128, 1, 8192),
     repeats: parseCount(opts.repeats as string | undefined, "--repeats", 2, 1, 100),
     backend: parseBackend(opts.backend as string | undefined),
+    windowTokens: 8,
   };
   const log = (msg: string) => process.stderr.write(msg + "\n");
 
@@ -67,29 +75,38 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
     await writeSyntheticPreset(synthetic, modelPath);
   }
 
+  let readProbe: NativeReadProbe | undefined;
   try {
-    // The ceiling belongs to the memory the weights stream from: the GPU's for WebGPU.
+    // The ceiling belongs to the memory the weights stream from: the GPU's for WebGPU. On the CPU the
+    // bandwidth is measured again between decode windows (decodeWindows.ts says why).
     let bandwidth: number;
+    let probe: BandwidthProbe | undefined;
     if (plan.backend === "webgpu") {
       log(`measuring GPU read bandwidth through WebGPU ...`);
       bandwidth = (await measureGpuReadBandwidth(1 << 30, 10, true)).bytesPerSecond;
     } else {
       log(`measuring read bandwidth with ${plan.threads} threads ...`);
-      bandwidth = await addon.measureReadBandwidth(plan.threads, 1 << 30);
+      readProbe = await addon.createReadProbe(plan.threads, PROBE_BYTES);
+      const p = readProbe;
+      probe = () => p.measure(PROBE_PASSES);
+      bandwidth = await p.measure(5);
     }
     log(`timing ghostline ...`);
-    const { timing, model } = await benchGhostline(modelPath, plan);
+    const { timing, model } = await benchGhostline(modelPath, plan, probe);
     const info = model.info;
     model.free();
     const engines: EngineTiming[] = [timing];
     if (opts["no-llama-cpp"] !== true) {
       log(`timing llama.cpp ...`);
       try {
-        engines.push(await benchLlamaCpp(modelPath, info.nVocab, plan));
+        // Ghostline's ceiling is the GPU's when it runs there; llama.cpp runs on the CPU, so its windows then go unmeasured.
+        engines.push(await benchLlamaCpp(modelPath, info.nVocab, info.weightBytesPerToken, plan, plan.backend === "webgpu" ? undefined : probe));
       } catch (err) {
         engines.push({ engine: "llama.cpp", prefillTokensPerSecond: NaN, decodeTokensPerSecond: NaN, note: (err as Error).message });
       }
     }
+    const measured = engines.flatMap((e) => e.bandwidths ?? []);
+    if (measured.length > 0) bandwidth = median(measured);
     const report: BenchReport = {
       model: synthetic ? `synthetic ${synthetic}` : path.basename(modelPath),
       fileBytes: info.fileBytes,
@@ -97,6 +114,8 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
       threads: plan.threads,
       kernels: info.kernels ?? info.backend,
       readBandwidthBytesPerSecond: bandwidth,
+      readBandwidthRange: measured.length > 0 ? [Math.min(...measured), Math.max(...measured)] : undefined,
+      bandwidthMeasurements: measured.length > 0 ? measured.length : 1,
       decodeCeilingTokensPerSecond: bandwidth / info.weightBytesPerToken,
       prefillTokens: plan.prefillTokens,
       decodeTokens: plan.decodeTokens,
@@ -105,6 +124,7 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
     };
     out.write((opts.json === true ? JSON.stringify(report, null, 2) : formatBenchTable(report)) + "\n");
   } finally {
+    readProbe?.free();
     if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
   }
 }

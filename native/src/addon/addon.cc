@@ -331,18 +331,60 @@ Napi::Value CpuInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// measureReadBandwidth(threads, bytes) -> Promise<bytes per second>
-Napi::Value MeasureReadBandwidth(const Napi::CallbackInfo& info) {
+// A read-bandwidth probe and the pool that reads it, shared with in-flight measurements.
+struct Probe {
+  explicit Probe(int threads, size_t bytes) : pool(threads), probe(pool, bytes) {}
+  ghostline::cpu::ThreadPool pool;
+  ghostline::cpu::ReadBandwidthProbe probe;
+};
+
+Napi::FunctionReference* probe_constructor = nullptr;
+
+// probe.measure(passes) -> Promise<bytes per second>; probe.free()
+class ReadProbe : public Napi::ObjectWrap<ReadProbe> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ReadProbe",
+                       {InstanceMethod("measure", &ReadProbe::Measure), InstanceMethod("free", &ReadProbe::Free)});
+  }
+  ReadProbe(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ReadProbe>(info) {}
+  void adopt(std::shared_ptr<Probe> probe) { probe_ = std::move(probe); }
+
+ private:
+  Napi::Value Measure(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!probe_) throw Napi::Error::New(env, "read-bandwidth probe: freed");
+    const int passes = std::max(1, info[0].As<Napi::Number>().Int32Value());
+    std::shared_ptr<Probe> probe = probe_;
+    auto* w = new PromiseWorker<double>(
+        env, [probe, passes]() { return probe->probe.measure(passes); },
+        [](Napi::Env env, double& v) -> Napi::Value { return Napi::Number::New(env, v); });
+    Napi::Promise p = w->promise();
+    w->Queue();
+    return p;
+  }
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    probe_.reset();  // a measurement in flight keeps its own reference
+    return info.Env().Undefined();
+  }
+  std::shared_ptr<Probe> probe_;
+};
+
+// createReadProbe(threads, bytes) -> Promise<ReadProbe>: the buffer is mapped and written off the JavaScript thread.
+Napi::Value CreateReadProbe(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int threads = info[0].As<Napi::Number>().Int32Value();
   const size_t bytes = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  auto* w = new PromiseWorker<double>(
+  auto* w = new PromiseWorker<std::shared_ptr<Probe>>(
       env,
       [threads, bytes]() {
-        ghostline::cpu::ThreadPool pool(threads > 0 ? threads : ghostline::cpu::physical_core_count());
-        return ghostline::cpu::measure_read_bandwidth(pool, bytes);
+        return std::make_shared<Probe>(threads > 0 ? threads : ghostline::cpu::physical_core_count(), bytes);
       },
-      [](Napi::Env env, double& v) -> Napi::Value { return Napi::Number::New(env, v); });
+      [](Napi::Env env, std::shared_ptr<Probe>& probe) -> Napi::Value {
+        Napi::Object o = probe_constructor->New({});
+        ReadProbe::Unwrap(o)->adopt(std::move(probe));
+        return o;
+      });
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -353,7 +395,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   model_constructor = new Napi::FunctionReference(Napi::Persistent(ctor));
   exports.Set("loadModel", Napi::Function::New(env, LoadModel));
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo));
-  exports.Set("measureReadBandwidth", Napi::Function::New(env, MeasureReadBandwidth));
+  probe_constructor = new Napi::FunctionReference(Napi::Persistent(ReadProbe::Define(env)));
+  exports.Set("createReadProbe", Napi::Function::New(env, CreateReadProbe));
   return exports;
 }
 

@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <vector>
 
 #if defined(GHOSTLINE_X86)
 #include <immintrin.h>
@@ -55,34 +53,41 @@ uint64_t read_range(const uint64_t* p, size_t n) {
 
 }  // namespace
 
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
-  const size_t words = bytes / sizeof(uint64_t) / 32 * 32;
-  if (words == 0) return 0.0;
-  // 64-byte aligned; every page written first so that the runs do not time page faults.
-  std::unique_ptr<uint64_t[]> storage(new uint64_t[words + 8]);
-  uint64_t* buf = reinterpret_cast<uint64_t*>((reinterpret_cast<uintptr_t>(storage.get()) + 63) & ~uintptr_t(63));
-  pool.parallel_for(int64_t(words), 4096, [&](int64_t b, int64_t e) {
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t bytes)
+    : pool_(pool), words_(bytes / sizeof(uint64_t) / 32 * 32), sinks_(size_t(pool.size()), 0) {
+  buffer_ = LargeBuffer(words_ * sizeof(uint64_t));
+  uint64_t* buf = reinterpret_cast<uint64_t*>(buffer_.data());
+  // Every page written first, by the threads that will read it, so that no measurement times page faults.
+  pool_.parallel_for(int64_t(words_), 4096, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; i++) buf[i] = uint64_t(i) * 0x9e3779b97f4a7c15ull;
   });
-  std::vector<uint64_t> sinks(pool.size());
+}
+
+double ReadBandwidthProbe::measure(int passes) {
+  if (words_ == 0) return 0.0;
+  const uint64_t* buf = reinterpret_cast<const uint64_t*>(buffer_.data());
   double best = 0.0;
-  for (int run = 0; run < 5; run++) {
+  for (int run = 0; run < passes; run++) {
     const auto start = std::chrono::steady_clock::now();
-    pool.run([&](int i, int n) {
+    pool_.run([&](int i, int n) {
       // Contiguous, 256-byte aligned parts, one per thread.
-      const size_t part = (words / n + 31) / 32 * 32;
-      const size_t begin = std::min(words, part * size_t(i));
-      const size_t end = std::min(words, begin + part);
-      sinks[i] ^= read_range(buf + begin, end - begin);
+      const size_t part = (words_ / size_t(n) + 31) / 32 * 32;
+      const size_t begin = std::min(words_, part * size_t(i));
+      const size_t end = std::min(words_, begin + part);
+      sinks_[size_t(i)] ^= read_range(buf + begin, end - begin);
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (s > 0 && double(words * sizeof(uint64_t)) / s > best) best = double(words * sizeof(uint64_t)) / s;
+    if (s > 0) best = std::max(best, double(words_ * sizeof(uint64_t)) / s);
   }
-  // Keep the reads observable.
   volatile uint64_t sink = 0;
-  for (uint64_t v : sinks) sink = sink ^ v;
+  for (uint64_t v : sinks_) sink = sink ^ v;
   (void)sink;
   return best;
+}
+
+double measure_read_bandwidth(ThreadPool& pool, size_t bytes) {
+  ReadBandwidthProbe probe(pool, bytes);
+  return probe.measure(5);
 }
 
 }  // namespace ghostline::cpu
