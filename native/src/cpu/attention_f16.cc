@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "common/fp16.h"
+#include "cpu/exp_avx512.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <cpuid.h>
@@ -35,6 +36,8 @@ struct HalfOps {
                        float* scores, int64_t scores_stride);
   bool (*group_values)(const float* p, int n_heads, int64_t p_stride, const uint16_t* v, int64_t stride, int64_t n_kv,
                        int64_t hd, float* out);
+  // softmax(scale * scores) in place, each weight then rounded to half as llama.cpp feeds them to the product with V.
+  void (*softmax_to_half)(float* scores, int64_t n_kv, float scale);
 };
 
 float dot_generic(const float* q, const uint16_t* k, int64_t n) {
@@ -50,6 +53,24 @@ void round_generic(float* x, int64_t n) {
 }
 void to_half_generic(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+}
+
+// One exp per score through the C library: the reference the vector versions are tested against.
+template <void (*RoundHalf)(float*, int64_t)>
+void softmax_scalar(float* scores, int64_t n_kv, float scale) {
+  float max_score = -INFINITY;
+  for (int64_t j = 0; j < n_kv; j++) {
+    scores[j] *= scale;
+    max_score = std::fmax(max_score, scores[j]);
+  }
+  float sum = 0;
+  for (int64_t j = 0; j < n_kv; j++) {
+    scores[j] = std::exp(scores[j] - max_score);
+    sum += scores[j];
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n_kv; j++) scores[j] *= inv;
+  RoundHalf(scores, n_kv);
 }
 
 #ifdef GL_ATTN_X86
@@ -197,6 +218,32 @@ bool group_values_avx512(const float* p, int n_heads, int64_t p_stride, const ui
   return false;
 }
 
+// The scalar softmax's passes 16 scores at a time; the last, partial vector under a mask.
+__attribute__((target("avx512f,avx2,fma,f16c"))) void softmax_to_half_avx512(float* scores, int64_t n_kv, float scale) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t j = 0; j < n_kv; j += 16) {
+    const __mmask16 k = n_kv - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_kv - j)) - 1);
+    const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, scores + j), vscale);
+    _mm512_mask_storeu_ps(scores + j, k, v);
+    vmax = _mm512_mask_max_ps(vmax, k, vmax, v);
+  }
+  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
+  __m512 vsum = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n_kv; j += 16) {
+    const __mmask16 k = n_kv - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_kv - j)) - 1);
+    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, scores + j), m));
+    _mm512_mask_storeu_ps(scores + j, k, e);
+    vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+  for (int64_t j = 0; j < n_kv; j += 16) {
+    const __mmask16 k = n_kv - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_kv - j)) - 1);
+    const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, scores + j), inv);
+    _mm512_mask_storeu_ps(scores + j, k, _mm512_cvtph_ps(_mm512_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+  }
+}
+
 // F16C by its CPUID bit: not every compiler's __builtin_cpu_supports knows its name.
 bool has_f16c() {
   unsigned a, b, c, d;
@@ -206,9 +253,9 @@ bool has_f16c() {
 HalfOps pick() {
   __builtin_cpu_init();
   const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
-  if (avx2 && __builtin_cpu_supports("avx512f")) return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c, group_scores_avx512, group_values_avx512};
-  if (avx2) return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c, nullptr, nullptr};
-  return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic, nullptr, nullptr};
+  if (avx2 && __builtin_cpu_supports("avx512f")) return {"avx512", dot_avx512, axpy_avx512, round_f16c, to_half_f16c, group_scores_avx512, group_values_avx512, softmax_to_half_avx512};
+  if (avx2) return {"f16c", dot_f16c, axpy_f16c, round_f16c, to_half_f16c, nullptr, nullptr, softmax_scalar<round_f16c>};
+  return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic, nullptr, nullptr, softmax_scalar<round_generic>};
 }
 #elif defined(__aarch64__)
 float dot_neon(const float* q, const uint16_t* k, int64_t n) {
@@ -240,35 +287,14 @@ void to_half_neon(const float* x, uint16_t* y, int64_t n) {
   for (; i + 4 <= n; i += 4) vst1_u16(y + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(x + i))));
   for (; i < n; i++) y[i] = fp32_to_fp16(x[i]);
 }
-HalfOps pick() { return {"neon", dot_neon, axpy_neon, round_neon, to_half_neon, nullptr, nullptr}; }
+HalfOps pick() { return {"neon", dot_neon, axpy_neon, round_neon, to_half_neon, nullptr, nullptr, softmax_scalar<round_neon>}; }
 #else
-HalfOps pick() { return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic, nullptr, nullptr}; }
+HalfOps pick() { return {"generic", dot_generic, axpy_generic, round_generic, to_half_generic, nullptr, nullptr, softmax_scalar<round_generic>}; }
 #endif
 
 const HalfOps& ops() {
   static const HalfOps chosen = pick();
   return chosen;
-}
-
-}  // namespace
-
-namespace {
-
-// softmax(scale * scores) in place, then rounded to half as llama.cpp feeds them to the product with V.
-void softmax_to_half(const HalfOps& h, float* scores, int64_t n_kv, float scale) {
-  float max_score = -INFINITY;
-  for (int64_t j = 0; j < n_kv; j++) {
-    scores[j] *= scale;
-    max_score = std::fmax(max_score, scores[j]);
-  }
-  float sum = 0;
-  for (int64_t j = 0; j < n_kv; j++) {
-    scores[j] = std::exp(scores[j] - max_score);
-    sum += scores[j];
-  }
-  const float inv = 1.0f / sum;
-  for (int64_t j = 0; j < n_kv; j++) scores[j] *= inv;
-  h.round_half(scores, n_kv);
 }
 
 }  // namespace
@@ -283,7 +309,7 @@ void attend_heads_f16(const float* q, int n_heads, const uint16_t* k, const uint
       for (int64_t j = 0; j < n_kv; j++) scores[g * scores_stride + j] = h.dot(q16 + g * hd, k + j * stride, hd);
     }
   }
-  for (int g = 0; g < n_heads; g++) softmax_to_half(h, scores + g * scores_stride, n_kv, scale);
+  for (int g = 0; g < n_heads; g++) h.softmax_to_half(scores + g * scores_stride, n_kv, scale);
   if (!h.group_values || !h.group_values(scores, n_heads, scores_stride, v, stride, n_kv, hd, out)) {
     for (int g = 0; g < n_heads; g++) {
       float* o = out + g * hd;
