@@ -7,6 +7,10 @@
 // plain streaming read achieves on the same threads. Prefill (512 tokens) is
 // compute-bound and reported in GFLOP/s.
 //
+// Tables with products on the pair layout (q8_0_pair_layout.h) are timed
+// twice: on the file's layout and on matrices packed as the CPU backend packs
+// them at load ("avx512vnni pairs").
+//
 //   bench_kernels [--threads N] [--tables avx512vnni,generic] [--passes N]
 #include <algorithm>
 #include <chrono>
@@ -19,7 +23,9 @@
 #include <vector>
 
 #include "common/fp16.h"
+#include "common/large_buffer.h"
 #include "cpu/kernels.h"
+#include "cpu/q8_0_pair_layout.h"
 #include "cpu/read_bandwidth.h"
 #include "cpu/thread_pool.h"
 
@@ -32,6 +38,14 @@ struct Matrix {
   const char* name;
   int64_t rows, cols;
   std::vector<gl_block_q8_0> blocks;
+  LargeBuffer packed;  // the pair layout, when a table wants it
+};
+
+// A table's Q8_0 products on one layout.
+struct Product {
+  const KernelTable* k;
+  bool pairs;
+  std::string name;
 };
 
 constexpr int kLayers = 22;
@@ -64,10 +78,13 @@ std::vector<gl_block_q8_0> random_activations(int64_t n_tok, int64_t cols, const
   return q;
 }
 
-void matmul(ThreadPool& pool, const KernelTable& k, const Matrix& m, const gl_block_q8_0* x, int64_t n_tok,
-            float* y) {
+void matmul(ThreadPool& pool, const Product& v, const Matrix& m, const gl_block_q8_0* x, int64_t n_tok, float* y) {
   pool.parallel_for(m.rows, kTileGrain, [&](int64_t r0, int64_t r1) {
-    k.matmul_q8_0(m.blocks.data(), m.cols, r0, r1, x, n_tok, y, m.rows);
+    if (v.pairs) {
+      v.k->matmul_q8_0_pairs(m.packed.data(), m.cols, r0, r1, x, n_tok, y, m.rows);
+    } else {
+      v.k->matmul_q8_0(m.blocks.data(), m.cols, r0, r1, x, n_tok, y, m.rows);
+    }
   });
 }
 
@@ -104,12 +121,15 @@ int main(int argc, char** argv) {
   }
   const KernelTable* all[16];
   const int n_all = runnable_kernel_tables(all, 16);
-  std::vector<const KernelTable*> tables;
+  std::vector<Product> products;
   for (int i = n_all - 1; i >= 0; i--) {  // best first
     if (wanted.empty() ? all[i] != &generic_kernels() || n_all == 1
-                       : std::find(wanted.begin(), wanted.end(), all[i]->name) != wanted.end())
-      tables.push_back(all[i]);
+                       : std::find(wanted.begin(), wanted.end(), all[i]->name) != wanted.end()) {
+      if (all[i]->matmul_q8_0_pairs != nullptr) products.push_back({all[i], true, std::string(all[i]->name) + " pairs"});
+      products.push_back({all[i], false, all[i]->name});
+    }
   }
+  const bool any_pairs = std::any_of(products.begin(), products.end(), [](const Product& v) { return v.pairs; });
 
   ThreadPool fill_pool(physical_core_count());
   // One layer: attention q, k, v, o, then the feed-forward gate, up, down.
@@ -127,6 +147,12 @@ int main(int argc, char** argv) {
     Matrix& m = weights[i];
     m.blocks.resize(size_t(m.rows * m.cols / GL_QK8_0));
     fill_random(fill_pool, m.blocks, i + 1);
+    if (any_pairs) {
+      m.packed = LargeBuffer(size_t(m.rows * pair_layout(m.cols).row_bytes));
+      fill_pool.parallel_for(m.rows, 64, [&](int64_t r0, int64_t r1) {
+        pack_pair_rows(m.blocks.data(), m.cols, r0, r1, m.packed.data());
+      });
+    }
     total_bytes += m.blocks.size() * sizeof(gl_block_q8_0);
     params += double(m.rows) * double(m.cols);
   }
@@ -143,7 +169,8 @@ int main(int argc, char** argv) {
     const double bandwidth = measure_read_bandwidth(pool, size_t(1) << 30);
     std::printf("\n%d thread%s: read bandwidth %.1f GB/s (1 GiB buffer, best of 5)\n", threads,
                 threads == 1 ? "" : "s", bandwidth / 1e9);
-    for (const KernelTable* k : tables) {
+    for (const Product& v : products) {
+      const KernelTable* k = v.k;
       // Decode: whole passes over all weights; best pass counts.
       const int n_pass = k == &generic_kernels() ? 1 : passes;
       double best = 1e30;
@@ -153,7 +180,7 @@ int main(int argc, char** argv) {
         const auto start = Clock::now();
         for (const Matrix& m : weights) {
           const auto t0 = Clock::now();
-          matmul(pool, *k, m, m.cols == 2048 ? x2048.data() : x5632.data(), 1, y.data());
+          matmul(pool, v, m, m.cols == 2048 ? x2048.data() : x5632.data(), 1, y.data());
           this_pass[m.name] += seconds_since(t0);
         }
         const double s = seconds_since(start);
@@ -167,15 +194,15 @@ int main(int argc, char** argv) {
         const Matrix& m = weights[1];  // attn_k, 256 x 2048
         const int reps = k == &generic_kernels() ? 20 : 400;
         const auto start = Clock::now();
-        for (int r = 0; r < reps; r++) matmul(pool, *k, m, x2048.data(), 1, y.data());
+        for (int r = 0; r < reps; r++) matmul(pool, v, m, x2048.data(), 1, y.data());
         const double s = seconds_since(start);
-        std::printf("  %-10s decode in cache (256x2048, %.0f KB): %.1f GB/s\n", k->name,
+        std::printf("  %-16s decode in cache (256x2048, %.0f KB): %.1f GB/s\n", v.name.c_str(),
                     m.blocks.size() * sizeof(gl_block_q8_0) / 1024.0,
                     reps * double(m.blocks.size() * sizeof(gl_block_q8_0)) / s / 1e9);
       }
-      std::printf("  %-10s decode: %.1f GB/s of weights = %.0f%% of read bandwidth, %.1f tokens/s\n", k->name,
+      std::printf("  %-16s decode: %.1f GB/s of weights = %.0f%% of read bandwidth, %.1f tokens/s\n", v.name.c_str(),
                   total_bytes / best / 1e9, 100.0 * total_bytes / best / bandwidth, 1.0 / best);
-      std::printf("             by matrix (GB/s):");
+      std::printf("                   by matrix (GB/s):");
       for (const Matrix& s : layer_shapes) {
         const double bytes = kLayers * double(s.rows * s.cols / GL_QK8_0 * sizeof(gl_block_q8_0));
         std::printf(" %s %.1f", s.name, bytes / shape_time[s.name] / 1e9);
@@ -193,13 +220,13 @@ int main(int argc, char** argv) {
         const auto start = Clock::now();
         for (int l = 0; l < 7; l++) {
           const Matrix& m = weights[l];
-          matmul(pool, *k, m, m.cols == 2048 ? p2048.data() : p5632.data(), n_tok, py.data());
+          matmul(pool, v, m, m.cols == 2048 ? p2048.data() : p5632.data(), n_tok, py.data());
         }
         best_prefill = std::min(best_prefill, seconds_since(start));
       }
       const double gflops = layer_flop / best_prefill / 1e9;
-      std::printf("  %-10s prefill %lld tokens: %.1f GFLOP/s = %.0f tokens/s for this model (decode %.1f)\n",
-                  k->name, (long long)n_tok, gflops, gflops * 1e9 / flop_per_token, 1.0 / best);
+      std::printf("  %-16s prefill %lld tokens: %.1f GFLOP/s = %.0f tokens/s for this model (decode %.1f)\n",
+                  v.name.c_str(), (long long)n_tok, gflops, gflops * 1e9 / flop_per_token, 1.0 / best);
     }
   }
   return 0;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <cstdio>
+#include <functional>
 #include <random>
 #include <mutex>
 #include <set>
@@ -18,6 +19,7 @@
 #include "check.h"
 #include "common/fp16.h"
 #include "cpu/kernels.h"
+#include "cpu/q8_0_pair_layout.h"
 #include "cpu/thread_pool.h"
 
 using namespace ghostline;
@@ -65,6 +67,45 @@ double q8_magnitude(const gl_block_q8_0* w, const gl_block_q8_0* x, int64_t nb) 
 }
 
 constexpr float kUnwritten = -12345.0f;  // marks outputs a kernel must leave alone
+
+// The pair layout of a matrix, packed as the CPU backend packs it at load.
+std::vector<uint8_t> packed_pairs(const std::vector<gl_block_q8_0>& w, int64_t rows, int64_t cols, uint8_t** aligned) {
+  std::vector<uint8_t> buf(size_t(rows * pair_layout(cols).row_bytes) + 64);
+  *aligned = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t(63));
+  pack_pair_rows(w.data(), cols, 0, rows, *aligned);
+  return buf;
+}
+
+// A table's Q8_0 product as the backend calls it: on the file's layout, or on
+// the pair layout where the table has products for it.
+struct Q8Product {
+  std::string name;
+  std::function<void(const std::vector<gl_block_q8_0>& w, int64_t rows, int64_t cols, int64_t r0, int64_t r1,
+                     const gl_block_q8_0* x, int64_t n_tok, float* y, int64_t ldy)>
+      run;
+};
+
+std::vector<Q8Product> q8_products(bool with_generic) {
+  std::vector<Q8Product> out;
+  for (const KernelTable* table : runnable_tables()) {
+    if (table != &generic_kernels() || with_generic) {
+      out.push_back({table->name, [table](const std::vector<gl_block_q8_0>& w, int64_t, int64_t cols, int64_t r0,
+                                          int64_t r1, const gl_block_q8_0* x, int64_t n_tok, float* y, int64_t ldy) {
+                       table->matmul_q8_0(w.data(), cols, r0, r1, x, n_tok, y, ldy);
+                     }});
+    }
+    if (table->matmul_q8_0_pairs != nullptr) {
+      out.push_back({std::string(table->name) + " pairs",
+                     [table](const std::vector<gl_block_q8_0>& w, int64_t rows, int64_t cols, int64_t r0, int64_t r1,
+                             const gl_block_q8_0* x, int64_t n_tok, float* y, int64_t ldy) {
+                       uint8_t* packed = nullptr;
+                       const auto keep = packed_pairs(w, rows, cols, &packed);
+                       table->matmul_q8_0_pairs(packed, cols, r0, r1, x, n_tok, y, ldy);
+                     }});
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -120,10 +161,9 @@ TEST("cpu kernels: Q8_0 matmul of every table matches generic for odd shapes, to
   struct Shape {
     int64_t rows, cols;
   };
-  const Shape shapes[] = {{1, 32}, {7, 64}, {13, 96}, {37, 160}, {67, 2048}, {19, 4096}, {6, 1024}};
+  const Shape shapes[] = {{1, 32}, {7, 64}, {13, 96}, {37, 160}, {67, 2048}, {19, 4096}, {6, 1024}, {5, 5632}, {3, 480}};
   const int64_t tokens[] = {1, 2, 3, 7, 16, 33};
-  for (auto* table : runnable_tables()) {
-    if (table == &generic_kernels()) continue;
+  for (const Q8Product& product : q8_products(false)) {
     double worst = 0;
     for (const Shape& s : shapes) {
       const int64_t nb = s.cols / 32;
@@ -139,19 +179,19 @@ TEST("cpu kernels: Q8_0 matmul of every table matches generic for odd shapes, to
           const int64_t ldy = s.rows + 3;
           std::vector<float> want(n_tok * ldy, kUnwritten), got(n_tok * ldy, kUnwritten);
           generic_kernels().matmul_q8_0(w.data(), s.cols, r0, r1, x.data(), n_tok, want.data(), ldy);
-          table->matmul_q8_0(w.data(), s.cols, r0, r1, x.data(), n_tok, got.data(), ldy);
+          product.run(w, s.rows, s.cols, r0, r1, x.data(), n_tok, got.data(), ldy);
           for (int64_t t = 0; t < n_tok; t++) {
             for (int64_t r = 0; r < ldy; r++) {
               const float g = got[t * ldy + r], e = want[t * ldy + r];
               if (r < r0 || r >= r1) {
-                if (g != kUnwritten) check::fail(__FILE__, __LINE__, std::string(table->name) + " wrote outside its rows");
+                if (g != kUnwritten) check::fail(__FILE__, __LINE__, product.name + " wrote outside its rows");
                 continue;
               }
               const double m = q8_magnitude(w.data() + r * nb, x.data() + t * nb, nb) + 1e-30;
               const double rel = std::fabs(double(g) - e) / m;
               worst = std::max(worst, rel);
               if (!(rel <= 1e-5)) {
-                check::fail(__FILE__, __LINE__, std::string(table->name) + " rows " + std::to_string(s.rows) + " cols " +
+                check::fail(__FILE__, __LINE__, product.name + " rows " + std::to_string(s.rows) + " cols " +
                                                     std::to_string(s.cols) + " n_tok " + std::to_string(n_tok) +
                                                     ": " + std::to_string(g) + " vs " + std::to_string(e));
               }
@@ -160,7 +200,7 @@ TEST("cpu kernels: Q8_0 matmul of every table matches generic for odd shapes, to
         }
       }
     }
-    std::printf("  %-10s matmul_q8_0 OK, worst error %.3g of the sum of |terms|\n", table->name, worst);
+    std::printf("  %-16s matmul_q8_0 OK, worst error %.3g of the sum of |terms|\n", product.name.c_str(), worst);
   }
 }
 
@@ -168,22 +208,56 @@ TEST("cpu kernels: every table computes a token's outputs bit for bit the same a
   // Decode (one token) and prefill (tiles of tokens) must sum in the same order, so a prompt gives the
   // same logits in one call, in chunks or token by token, and a cached prefix the same as a fresh one.
   std::mt19937 rng(11);
-  for (const KernelTable* k : runnable_tables()) {
-    for (int64_t cols : {64, 256, 2048}) {
+  for (const Q8Product& product : q8_products(true)) {
+    for (int64_t cols : {64, 96, 256, 2048, 5632}) {
       const int64_t rows = 37, n_tok = 11, nb = cols / GL_QK8_0;
       const auto w = random_q8_rows(rng, rows, cols);
       const auto xf = random_floats(rng, static_cast<size_t>(n_tok * cols), 1.0f);
       std::vector<gl_block_q8_0> x(static_cast<size_t>(n_tok * nb));
-      k->quantize_q8_0(xf.data(), x.data(), n_tok * cols);
+      generic_kernels().quantize_q8_0(xf.data(), x.data(), n_tok * cols);
       std::vector<float> batch(static_cast<size_t>(n_tok * rows)), one(static_cast<size_t>(rows));
-      k->matmul_q8_0(w.data(), cols, 0, rows, x.data(), n_tok, batch.data(), rows);
+      product.run(w, rows, cols, 0, rows, x.data(), n_tok, batch.data(), rows);
       for (int64_t t = 0; t < n_tok; t++) {
-        k->matmul_q8_0(w.data(), cols, 0, rows, x.data() + t * nb, 1, one.data(), rows);
+        product.run(w, rows, cols, 0, rows, x.data() + t * nb, 1, one.data(), rows);
         if (std::memcmp(one.data(), batch.data() + t * rows, sizeof(float) * static_cast<size_t>(rows)) != 0) {
-          check::fail(__FILE__, __LINE__, std::string(k->name) + ": token " + std::to_string(t) + " of cols " +
+          check::fail(__FILE__, __LINE__, product.name + ": token " + std::to_string(t) + " of cols " +
                                               std::to_string(cols) + " differs between decode and prefill");
           break;
         }
+      }
+    }
+  }
+}
+
+TEST("pair layout: one 64-byte aligned record per row, scales first, the blocks of a pair interleaved by dword and offset by 128") {
+  // 2048 columns: 64 blocks, 128 bytes of scales, 32 pairs: the file's 2176 bytes a row.
+  const PairLayout wide = pair_layout(2048);
+  CHECK(wide.nb == 64 && wide.np == 32 && wide.scale_bytes == 128 && wide.row_bytes == 2176);
+  // 5632 columns: 176 scales (352 bytes) padded to 384.
+  CHECK(pair_layout(5632).row_bytes == 384 + 88 * 64);
+  // An odd block count gets a pad block.
+  const PairLayout odd = pair_layout(96);
+  CHECK(odd.nb == 3 && odd.np == 2 && odd.scale_bytes == 64 && odd.row_bytes == 64 + 128);
+
+  std::mt19937 rng(5);
+  const int64_t rows = 3;
+  const auto w = random_q8_rows(rng, rows, 96);
+  std::vector<uint8_t> dst(size_t(rows * odd.row_bytes), 0xAB);
+  pack_pair_rows(w.data(), 96, 1, 3, dst.data());  // rows 1 and 2 only
+  CHECK(dst[0] == 0xAB && dst[size_t(odd.row_bytes) - 1] == 0xAB);  // row 0 untouched
+  for (int64_t r = 1; r < rows; r++) {
+    const uint8_t* rec = dst.data() + r * odd.row_bytes;
+    const gl_block_q8_0* row = w.data() + r * 3;
+    uint16_t scale[4];
+    std::memcpy(scale, rec, sizeof scale);
+    CHECK(scale[0] == row[0].d && scale[1] == row[1].d && scale[2] == row[2].d && scale[3] == 0);
+    for (int64_t b = 0; b < 4; b++) {
+      for (int j = 0; j < 32; j++) {
+        // Quant j of block b sits in dword j / 4 of its block, which is dword 2 * (j / 4) + b % 2 of pair b / 2,
+        // stored as q + 128 (the pad block's zeros as 128).
+        const uint8_t got = rec[odd.scale_bytes + (b / 2) * 64 + (2 * (j / 4) + b % 2) * 4 + j % 4];
+        const uint8_t want = uint8_t((b < 3 ? uint8_t(row[b].qs[j]) : 0) ^ 0x80);
+        if (got != want) check::fail(__FILE__, __LINE__, "row " + std::to_string(r) + " block " + std::to_string(b) + " quant " + std::to_string(j));
       }
     }
   }
@@ -262,7 +336,7 @@ TEST("cpu kernels: GHOSTLINE_CPU_KERNELS forces a runnable table and falls back 
   CHECK(&choose_kernels(nullptr, nullptr) == tables[tables.size() > 1 ? 1 : 0]);
 }
 
-TEST("thread pool: parallel_for covers every index exactly once in contiguous grain-aligned ranges") {
+TEST("thread pool: parallel_for covers every index exactly once in contiguous grain-aligned ranges, the ones split() names") {
   for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
     CHECK_EQ(pool.size(), threads);
@@ -289,6 +363,15 @@ TEST("thread pool: parallel_for covers every index exactly once in contiguous gr
           CHECK(r.first % grain == 0);
           CHECK(r.second % grain == 0 || r.second == n);
         }
+        // ThreadPool::split names the same ranges (the CPU backend lays weights out by it).
+        std::vector<std::pair<int64_t, int64_t>> named;
+        for (int i = 0; i < threads; i++) {
+          int64_t b = 0, e = 0;
+          ThreadPool::split(n, grain, threads, i, &b, &e);
+          if (b < e) named.push_back({b, e});
+        }
+        std::sort(ranges.begin(), ranges.end());
+        CHECK(named == ranges);
       }
     }
   }

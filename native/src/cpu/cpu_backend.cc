@@ -8,8 +8,13 @@
 #include "cpu/attention.h"
 #include "cpu/attention_f16.h"
 #include "cpu/dequantize_row.h"
+#include "cpu/q8_0_pair_layout.h"
 
 namespace ghostline {
+namespace {
+// Rows per unit of a matrix product's split between threads: whole kernel tiles.
+constexpr int64_t kMatmulGrain = 16;
+}  // namespace
 
 CpuBackend::CpuBackend(int n_threads)
     : kernels_(cpu::select_kernels()), pool_(n_threads > 0 ? n_threads : cpu::physical_core_count()) {}
@@ -59,6 +64,75 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
     }
   }
   allocations_ = 9;
+  pack_weights(model);
+}
+
+void CpuBackend::pack_weights(const LlamaModel& model) {
+  packed_.clear();
+  packed_weights_ = LargeBuffer();
+  if (kernels_.matmul_q8_0_pairs == nullptr) return;
+  // The matrix products in the forward program's order, each a list of weights
+  // whose rows the threads split together (matmul() below).
+  std::vector<std::vector<const Weight*>> products;
+  for (const LlamaLayer& L : model.layers) {
+    products.push_back({&L.wq, &L.wk, &L.wv});
+    products.push_back({&L.wo});
+    products.push_back({&L.w_gate, &L.w_up});
+    products.push_back({&L.w_down});
+  }
+  products.push_back({&model.output});  // token_embd's bytes when tied; embedding rows are still read from the file
+
+  // Each thread's rows of every product, in program order, packed back to back:
+  // a thread then reads one linear stream through a whole step, as the
+  // bandwidth probe does, instead of restarting at every product. Measured on
+  // the development VM, a plain read of the weights product by product reached
+  // 82% of the probe's bandwidth where one stream per thread reaches all of it.
+  struct Piece {
+    const Weight* w;
+    int64_t r0, r1;
+    size_t offset;
+  };
+  const int n_threads = pool_.size();
+  std::vector<Piece> pieces;
+  std::vector<size_t> thread_end(static_cast<size_t>(n_threads));
+  size_t total = 0;
+  for (int i = 0; i < n_threads; i++) {
+    for (const auto& product : products) {
+      int64_t rows = 0;
+      for (const Weight* w : product) rows += w->rows;
+      int64_t b = 0, e = 0;
+      cpu::ThreadPool::split(rows, kMatmulGrain, n_threads, i, &b, &e);
+      int64_t first = 0;
+      for (const Weight* w : product) {
+        const int64_t r0 = std::max(b, first) - first, r1 = std::min(e, first + w->rows) - first;
+        first += w->rows;
+        if (r0 >= r1 || w->type != TensorType::Q8_0) continue;
+        pieces.push_back({w, r0, r1, total});
+        total += static_cast<size_t>((r1 - r0) * cpu::pair_layout(w->cols).row_bytes);
+      }
+    }
+    thread_end[static_cast<size_t>(i)] = pieces.size();
+  }
+  if (total == 0) return;
+  packed_weights_ = LargeBuffer(total);
+  // Each thread packs (and so first touches) the stream it will read.
+  pool_.run([&](int i, int) {
+    for (size_t k = i == 0 ? 0 : thread_end[static_cast<size_t>(i - 1)]; k < thread_end[static_cast<size_t>(i)]; k++) {
+      const Piece& piece = pieces[k];
+      const auto* src = static_cast<const gl_block_q8_0*>(piece.w->data) + piece.r0 * (piece.w->cols / GL_QK8_0);
+      cpu::pack_pair_rows(src, piece.w->cols, 0, piece.r1 - piece.r0, packed_weights_.data() + piece.offset);
+    }
+  });
+  for (const Piece& piece : pieces) {
+    packed_[piece.w->data].push_back({piece.r0, piece.r1, packed_weights_.data() + piece.offset});
+  }
+  // Products read only the packed copies now; the file's pages need not stay resident.
+  for (const auto& product : products) {
+    for (const Weight* w : product) {
+      if (packed_.count(w->data) != 0) model.file().drop_resident(w->data, w->n_bytes);
+    }
+  }
+  allocations_++;
 }
 
 void CpuBackend::request_scope(const std::function<void()>& work) {
@@ -110,7 +184,8 @@ BackendCounters CpuBackend::counters() const {
   c.live_buffers = model_ ? allocations_ : 0;
   c.buffer_bytes = (activations_.size() + accumulator_.size() + scores_.size() + rope_cos_.size() +
                     rope_sin_.size() + q16_.size() + kv_f32_.size() + half_input_.size()) * sizeof(float) +
-                   kv_f16_.size() * sizeof(uint16_t) + quantized_.size() * sizeof(gl_block_q8_0);
+                   kv_f16_.size() * sizeof(uint16_t) + quantized_.size() * sizeof(gl_block_q8_0) +
+                   packed_weights_.size();
   c.allocations = allocations_;
   c.submits = submits_;
   c.requests_begun = requests_begun_;
@@ -160,7 +235,7 @@ void CpuBackend::matmul(const Op& op) {
 
   // Threads split the rows of all weights together, so a thread streams one
   // contiguous run of weight memory.
-  pool_.parallel_for(total_rows, 16, [&](int64_t b, int64_t e) {
+  pool_.parallel_for(total_rows, kMatmulGrain, [&](int64_t b, int64_t e) {
     int64_t first = 0;
     for (int i = 0; i < op.n_weights; i++) {
       const Weight& w = *op.weights[i];
@@ -172,8 +247,19 @@ void CpuBackend::matmul(const Op& op) {
       const int64_t ldy = op.accumulate ? w.rows : plan_.act_width(op.outs[i]);
       switch (w.type) {
         case TensorType::Q8_0:
-          kernels_.matmul_q8_0(static_cast<const gl_block_q8_0*>(w.data), cols, r0, r1, quantized_.data(), n_tok, y,
-                               ldy);
+          if (const auto packed = packed_.find(w.data); packed != packed_.end()) {
+            // Rows [r0, r1) from the packed pieces that hold them (one, when the split matches the packing).
+            const int64_t row_bytes = cpu::pair_layout(cols).row_bytes;
+            for (const PackedRows& piece : packed->second) {
+              const int64_t a = std::max(r0, piece.r0), z = std::min(r1, piece.r1);
+              if (a >= z) continue;
+              kernels_.matmul_q8_0_pairs(piece.data + (a - piece.r0) * row_bytes, cols, 0, z - a, quantized_.data(),
+                                         n_tok, y + a, ldy);
+            }
+          } else {
+            kernels_.matmul_q8_0(static_cast<const gl_block_q8_0*>(w.data), cols, r0, r1, quantized_.data(), n_tok,
+                                 y, ldy);
+          }
           break;
         case TensorType::F16:
           kernels_.matmul_f16(static_cast<const uint16_t*>(w.data), cols, r0, r1, half_input_.data(), n_tok, y, ldy);
@@ -216,16 +302,23 @@ void CpuBackend::rope(const Op& op) {
 }
 
 void CpuBackend::store_kv(const Op& op) {
-  const int64_t w = plan_.kv_dim;
-  const size_t k0 = kv_offset(op.slot, op.layer, false) + static_cast<size_t>(op.pos0 * w);
-  const size_t v0 = kv_offset(op.slot, op.layer, true) + static_cast<size_t>(op.pos0 * w);
-  const int64_t n = op.n_rows * w;
-  if (plan_.kv_type == TensorType::F16) {
-    cpu::store_row_f16(act(Act::K), kv_f16_.data() + k0, n);
-    cpu::store_row_f16(act(Act::V), kv_f16_.data() + v0, n);
-  } else {
-    std::memcpy(kv_f32_.data() + k0, act(Act::K), static_cast<size_t>(n) * sizeof(float));
-    std::memcpy(kv_f32_.data() + v0, act(Act::V), static_cast<size_t>(n) * sizeof(float));
+  // Head-major: each KV head's rows are one contiguous run (n_ctx x head_dim), so attention streams them.
+  const int64_t hd = model_->hparams().head_dim;
+  const int64_t n_kv_heads = plan_.kv_dim / hd;
+  const size_t k0 = kv_offset(op.slot, op.layer, false), v0 = kv_offset(op.slot, op.layer, true);
+  for (int64_t t = 0; t < op.n_rows; t++) {
+    for (int64_t h = 0; h < n_kv_heads; h++) {
+      const size_t at = static_cast<size_t>((h * plan_.n_ctx + op.pos0 + t) * hd);
+      const float* k = act(Act::K, t) + h * hd;
+      const float* v = act(Act::V, t) + h * hd;
+      if (plan_.kv_type == TensorType::F16) {
+        cpu::store_row_f16(k, kv_f16_.data() + k0 + at, hd);
+        cpu::store_row_f16(v, kv_f16_.data() + v0 + at, hd);
+      } else {
+        std::memcpy(kv_f32_.data() + k0 + at, k, static_cast<size_t>(hd) * sizeof(float));
+        std::memcpy(kv_f32_.data() + v0 + at, v, static_cast<size_t>(hd) * sizeof(float));
+      }
+    }
   }
 }
 
@@ -237,31 +330,37 @@ void CpuBackend::attention(const Op& op) {
   const size_t k0 = kv_offset(op.slot, op.layer, false);
   const size_t v0 = kv_offset(op.slot, op.layer, true);
   const bool half = plan_.kv_type == TensorType::F16;
-  // Work items: a row's query heads that share a KV head, a few at a time, so each
-  // key and value row is converted once for all of them (F16 cache).
+  // A call covers a row's query heads that share a KV head, a few at a time, so
+  // each key and value row is converted once for all of them (F16 cache). A
+  // thread takes all the calls of one (row, KV head) unit in turn: the first
+  // reads that head's keys and values from memory, the rest find them in its
+  // L2. With fewer units than threads (one KV head, one row), a unit is one call.
   const int64_t per_item = half ? std::min<int64_t>(group, cpu::kAttendGroupHeads) : 1;
-  const int64_t items_per_kv = (group + per_item - 1) / per_item;
-  const int64_t items_per_row = hp.n_head_kv * items_per_kv;
-  const int64_t n_items = op.n_rows * items_per_row;
+  const int64_t heads_per_unit = op.n_rows * hp.n_head_kv >= pool_.size() ? group : per_item;
+  const int64_t units_per_kv = (group + heads_per_unit - 1) / heads_per_unit;
+  const int64_t n_units = op.n_rows * hp.n_head_kv * units_per_kv;
   pool_.run([&](int thread, int n_threads) {
     const size_t stride = static_cast<size_t>(plan_.n_ctx);
     float* scores = scores_.data() + static_cast<size_t>(thread * cpu::kAttendGroupHeads) * stride;
     float* q16 = q16_.data() + static_cast<size_t>(thread * cpu::kAttendGroupHeads * hd);
-    // Later rows attend over more keys: deal items round-robin to balance.
-    for (int64_t item = thread; item < n_items; item += n_threads) {
-      const int64_t t = item / items_per_row, kvh = (item % items_per_row) / items_per_kv;
-      const int64_t h = kvh * group + (item % items_per_kv) * per_item;
-      const int n_heads = static_cast<int>(std::min(per_item, (kvh + 1) * group - h));
-      const size_t head = static_cast<size_t>(kvh * hd);
-      const float* q = act(Act::Q, t) + h * hd;
-      float* out = act(Act::Att, t) + h * hd;
+    // Later rows attend over more keys: deal (row, KV head) units round-robin to balance.
+    for (int64_t unit = thread; unit < n_units; unit += n_threads) {
+      const int64_t t = unit / (hp.n_head_kv * units_per_kv), kvh = unit / units_per_kv % hp.n_head_kv;
       const int64_t n_kv = op.pos0 + t + 1;
-      if (half) {
-        cpu::attend_heads_f16(q, n_heads, kv_f16_.data() + k0 + head, kv_f16_.data() + v0 + head, plan_.kv_dim, n_kv,
-                              hd, scale, scores, plan_.n_ctx, q16, out);
-      } else {
-        cpu::attend_head(q, kv_f32_.data() + k0 + head, kv_f32_.data() + v0 + head, plan_.kv_dim, n_kv, hd, scale,
-                         scores, out);
+      const size_t head = static_cast<size_t>(kvh * plan_.n_ctx * hd);
+      const int64_t h0 = kvh * group + (unit % units_per_kv) * heads_per_unit;
+      const int64_t h1 = std::min(h0 + heads_per_unit, (kvh + 1) * group);
+      for (int64_t h = h0; h < h1; h += per_item) {
+        const int n_heads = static_cast<int>(std::min(per_item, h1 - h));
+        const float* q = act(Act::Q, t) + h * hd;
+        float* out = act(Act::Att, t) + h * hd;
+        if (half) {
+          cpu::attend_heads_f16(q, n_heads, kv_f16_.data() + k0 + head, kv_f16_.data() + v0 + head, hd, n_kv, hd,
+                                scale, scores, plan_.n_ctx, q16, out);
+        } else {
+          cpu::attend_head(q, kv_f32_.data() + k0 + head, kv_f32_.data() + v0 + head, hd, n_kv, hd, scale, scores,
+                           out);
+        }
       }
     }
   });

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
 #include "common/block_q8_0.h"
+#include "common/large_buffer.h"
 #include "cpu/kernels.h"
 #include "cpu/thread_pool.h"
 
@@ -34,6 +36,10 @@ class CpuBackend final : public Backend {
   // Element offset of the K (or V) rows of (slot, layer) in the KV buffer.
   size_t kv_offset(int32_t slot, int32_t layer, bool v) const;
 
+  // Re-lays out every Q8_0 matrix product's weights for the table's pair
+  // products, when it has them (q8_0_pair_layout.h), into one buffer.
+  void pack_weights(const LlamaModel& model);
+
   void embed(const ChunkProgram& p, const Op& op);
   void rms_norm(const Op& op);
   void matmul(const Op& op);
@@ -56,8 +62,16 @@ class CpuBackend final : public Backend {
   std::vector<float> scores_;                  // (n_threads, n_ctx) attention scratch
   std::vector<float> rope_cos_, rope_sin_;     // (n_ctx, head_dim / 2)
   std::vector<float> q16_;                     // (n_threads, head_dim) query rounded to half
-  std::vector<float> kv_f32_;                  // (n_slots, n_layer, {K, V}, n_ctx, kv_dim) when kv_type is F32
+  std::vector<float> kv_f32_;                  // (n_slots, n_layer, {K, V}, n_head_kv, n_ctx, head_dim) when kv_type is F32
   std::vector<uint16_t> kv_f16_;               // the same, when kv_type is F16
+  // Q8_0 matrices in the pair layout, when the kernels have products for it:
+  // each thread's rows of every product back to back (pack_weights says why).
+  struct PackedRows {
+    int64_t r0, r1;       // rows of the matrix
+    const uint8_t* data;  // row r0's record
+  };
+  LargeBuffer packed_weights_;
+  std::unordered_map<const void*, std::vector<PackedRows>> packed_;  // by the matrix's bytes in the file
 
   uint64_t allocations_ = 0;
   uint64_t submits_ = 0;

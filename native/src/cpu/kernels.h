@@ -1,7 +1,9 @@
 // CPU compute kernels, one table per instruction set, chosen at run time.
 //
-// Weights stay in the file's layout (mmap, no copy): a matrix of `rows` rows
-// of `cols` values, row-major, each row a run of blocks of its type. Matrix
+// Weights are read in the file's layout (mmap, no copy): a matrix of `rows`
+// rows of `cols` values, row-major, each row a run of blocks of its type;
+// tables with matmul_q8_0_pairs also multiply Q8_0 matrices the CPU backend
+// re-lays out once, at load (q8_0_pair_layout.h). Matrix
 // products work on a range of output rows [r0, r1) so that the thread pool can
 // split them. Activations for Q8_0 weights are first quantized to Q8_0 blocks
 // the way llama.cpp does (d = max|x| / 127, q = round(x / d)), then multiplied
@@ -35,6 +37,12 @@ struct KernelTable {
                       const float* x, int64_t n_tok, float* y, int64_t ldy);
   void (*matmul_f32)(const float* w, int64_t cols, int64_t r0, int64_t r1,
                      const float* x, int64_t n_tok, float* y, int64_t ldy);
+
+  // Q8_0 products on a matrix re-laid out by pack_pair_rows (q8_0_pair_layout.h),
+  // otherwise as matmul_q8_0; nullptr where the table has none. Outputs sum in a
+  // different order from matmul_q8_0's, the same in every tile shape.
+  void (*matmul_q8_0_pairs)(const uint8_t* w, int64_t cols, int64_t r0, int64_t r1,
+                            const gl_block_q8_0* x, int64_t n_tok, float* y, int64_t ldy);
 };
 
 // The plain C++ kernels every optimised table is tested against.

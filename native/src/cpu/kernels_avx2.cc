@@ -12,6 +12,7 @@ const KernelTable* avx2_kernels() {
       matmul_float<LoadF16>,
       matmul_float<LoadBf16>,
       matmul_float<LoadF32>,
+      nullptr,
   };
   return &table;
 }

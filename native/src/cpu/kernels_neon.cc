@@ -173,6 +173,7 @@ const KernelTable* neon_kernels() {
       matmul_float<LoadF16>,
       matmul_float<LoadBf16>,
       matmul_float<LoadF32>,
+      nullptr,
   };
   return &table;
 }

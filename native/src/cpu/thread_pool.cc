@@ -4,6 +4,7 @@
 // run() takes the mutex to wake them only when sleepers_ says some are.
 #include "cpu/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -129,18 +130,25 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   if (theirs) std::rethrow_exception(theirs);
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  if (n <= 0) return;
+void ThreadPool::split(int64_t n, int64_t grain, int n_threads, int i, int64_t* begin, int64_t* end) {
   if (grain < 1) grain = 1;
   const int64_t units = (n + grain - 1) / grain;
-  const int64_t per_thread = (units + n_threads_ - 1) / n_threads_ * grain;
-  if (per_thread >= n || n_threads_ == 1) {  // one range: no need to wake anyone
+  const int64_t per_thread = (units + n_threads - 1) / n_threads * grain;
+  *begin = std::min(n, i * per_thread);
+  *end = std::min(n, *begin + per_thread);
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  int64_t begin0 = 0, end0 = 0;
+  split(n, grain, n_threads_, 0, &begin0, &end0);
+  if (end0 >= n || n_threads_ == 1) {  // one range: no need to wake anyone
     fn(0, n);
     return;
   }
-  run([&](int i, int) {
-    const int64_t begin = i * per_thread;
-    const int64_t end = begin + per_thread < n ? begin + per_thread : n;
+  run([&](int i, int n_threads) {
+    int64_t begin = 0, end = 0;
+    split(n, grain, n_threads, i, &begin, &end);
     if (begin < end) fn(begin, end);
   });
 }

@@ -33,6 +33,9 @@ class ThreadPool {
   // except the last) and calls fn(begin, end) for each non-empty range.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // The range [begin, end) that parallel_for gives thread i of n_threads (empty when begin >= end).
+  static void split(int64_t n, int64_t grain, int n_threads, int i, int64_t* begin, int64_t* end);
+
  private:
   void worker_loop(int index);
 

@@ -343,6 +343,21 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path, const GgufOpen
   return file;
 }
 
+void GgufFile::drop_resident(const void* p, size_t n) const {
+#if defined(__linux__)
+  if (mapping_ == nullptr || n == 0) return;
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+  const auto lo = reinterpret_cast<uintptr_t>(base_), hi = lo + size_;
+  // A private, never-written file mapping: dropped pages come back from the file unchanged.
+  if (begin < end && begin >= lo && end <= hi) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
 std::unique_ptr<GgufFile> GgufFile::from_memory(const uint8_t* data, size_t size, const std::string& name,
                                                 const GgufOpenOptions& options) {
   std::unique_ptr<GgufFile> file(new GgufFile());

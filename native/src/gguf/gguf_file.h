@@ -95,6 +95,13 @@ class GgufFile {
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
   const uint8_t* data() const { return base_; }
   size_t size() const { return size_; }
+
+  // Lets the operating system take back the resident pages of [p, p + n) inside
+  // the file's mapping, once a backend holds its own copy of those bytes; they
+  // stay readable (read again from the file on the next touch). Whole pages
+  // inside the range only; nothing for a file given from memory or elsewhere
+  // than Linux, where the advice may not keep the contents.
+  void drop_resident(const void* p, size_t n) const;
   uint64_t data_offset() const { return data_offset_; }
 
   const GgufValue* find(std::string_view key) const;        // null when absent

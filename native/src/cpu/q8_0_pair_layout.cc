@@ -1,0 +1,34 @@
+#include "cpu/q8_0_pair_layout.h"
+
+#include <cstring>
+
+namespace ghostline::cpu {
+
+PairLayout pair_layout(int64_t cols) {
+  PairLayout l;
+  l.cols = cols;
+  l.nb = cols / GL_QK8_0;
+  l.np = (l.nb + 1) / 2;
+  l.scale_bytes = (2 * l.nb + 63) / 64 * 64;
+  l.row_bytes = l.scale_bytes + 64 * l.np;
+  return l;
+}
+
+void pack_pair_rows(const gl_block_q8_0* src, int64_t cols, int64_t r0, int64_t r1, uint8_t* dst) {
+  const PairLayout l = pair_layout(cols);
+  for (int64_t r = r0; r < r1; r++) {
+    const gl_block_q8_0* row = src + r * l.nb;
+    uint8_t* rec = dst + r * l.row_bytes;
+    std::memset(rec, 0, size_t(l.row_bytes));
+    auto* scales = reinterpret_cast<uint16_t*>(rec);
+    for (int64_t b = 0; b < l.nb; b++) scales[b] = row[b].d;
+    uint8_t* quants = rec + l.scale_bytes;
+    std::memset(quants, 0x80, size_t(64 * l.np));  // the pad block's zeros, offset
+    for (int64_t b = 0; b < l.nb; b++) {
+      uint8_t* pair = quants + (b / 2) * 64 + (b % 2) * 4;
+      for (int j = 0; j < 32; j++) pair[8 * (j / 4) + j % 4] = uint8_t(row[b].qs[j]) ^ 0x80;
+    }
+  }
+}
+
+}  // namespace ghostline::cpu
