@@ -14,6 +14,8 @@ namespace ghostline {
 namespace {
 // Rows per unit of a matrix product's split between threads: whole kernel tiles.
 constexpr int64_t kMatmulGrain = 16;
+// Rows a decode thread takes at a time (about 70 KB of a 2048-column matrix).
+constexpr int64_t kDecodeChunk = 32;
 }  // namespace
 
 CpuBackend::CpuBackend(int n_threads)
@@ -63,7 +65,8 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
       rope_sin_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::sin(theta));
     }
   }
-  allocations_ = 9;
+  cursors_ = std::vector<RowCursor>(static_cast<size_t>(pool_.size()));
+  allocations_ = 10;
   pack_weights(model);
 }
 
@@ -235,7 +238,7 @@ void CpuBackend::matmul(const Op& op) {
 
   // Threads split the rows of all weights together, so a thread streams one
   // contiguous run of weight memory.
-  pool_.parallel_for(total_rows, kMatmulGrain, [&](int64_t b, int64_t e) {
+  const auto rows = [&](int64_t b, int64_t e) {
     int64_t first = 0;
     for (int i = 0; i < op.n_weights; i++) {
       const Weight& w = *op.weights[i];
@@ -272,7 +275,29 @@ void CpuBackend::matmul(const Op& op) {
           break;
       }
     }
-  });
+  };
+  if (n_tok == 1 && pool_.size() > 1) {
+    // Decode: each thread starts on its own rows and then helps with the rows
+    // the others have not reached, a few at a time. A product ends when its
+    // slowest part does; on a shared machine one core's bandwidth dips while
+    // the other's does not, and fixed halves left the early thread waiting.
+    for (int i = 0; i < pool_.size(); i++) {
+      int64_t b = 0, e = 0;
+      cpu::ThreadPool::split(total_rows, kMatmulGrain, pool_.size(), i, &b, &e);
+      cursors_[static_cast<size_t>(i)].next.store(b, std::memory_order_relaxed);
+      cursors_[static_cast<size_t>(i)].end = e;
+    }
+    pool_.run([&](int thread, int n_threads) {
+      for (int k = 0; k < n_threads; k++) {
+        RowCursor& c = cursors_[static_cast<size_t>((thread + k) % n_threads)];
+        for (int64_t r; (r = c.next.fetch_add(kDecodeChunk, std::memory_order_relaxed)) < c.end;) {
+          rows(r, std::min(r + kDecodeChunk, c.end));
+        }
+      }
+    });
+  } else {
+    pool_.parallel_for(total_rows, kMatmulGrain, rows);
+  }
 
   if (op.accumulate) {
     const int64_t width = op.weights[0]->rows;

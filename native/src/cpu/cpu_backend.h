@@ -2,6 +2,7 @@
 // thread pool, over buffers allocated once in allocate().
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -71,6 +72,12 @@ class CpuBackend final : public Backend {
     const uint8_t* data;  // row r0's record
   };
   LargeBuffer packed_weights_;
+  // Per thread: the next row of its share of a decode product, and the share's end.
+  struct alignas(64) RowCursor {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::vector<RowCursor> cursors_;
   std::unordered_map<const void*, std::vector<PackedRows>> packed_;  // by the matrix's bytes in the file
 
   uint64_t allocations_ = 0;
