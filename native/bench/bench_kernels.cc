@@ -79,9 +79,12 @@ std::vector<gl_block_q8_0> random_activations(int64_t n_tok, int64_t cols, const
 }
 
 void matmul(ThreadPool& pool, const Product& v, const Matrix& m, const gl_block_q8_0* x, int64_t n_tok, float* y) {
+  // As the CPU backend does: the activations prepared once per product, then the rows split between threads.
+  static LargeBuffer prepared(pair_activation_bytes(512, 5632));
+  if (v.pairs) v.k->prepare_q8_0_pairs(x, n_tok, m.cols, prepared.data());
   pool.parallel_for(m.rows, kTileGrain, [&](int64_t r0, int64_t r1) {
     if (v.pairs) {
-      v.k->matmul_q8_0_pairs(m.packed.data(), m.cols, r0, r1, x, n_tok, y, m.rows);
+      v.k->matmul_q8_0_pairs(m.packed.data(), m.cols, r0, r1, prepared.data(), n_tok, y, m.rows);
     } else {
       v.k->matmul_q8_0(m.blocks.data(), m.cols, r0, r1, x, n_tok, y, m.rows);
     }

@@ -100,7 +100,11 @@ std::vector<Q8Product> q8_products(bool with_generic) {
                              const gl_block_q8_0* x, int64_t n_tok, float* y, int64_t ldy) {
                        uint8_t* packed = nullptr;
                        const auto keep = packed_pairs(w, rows, cols, &packed);
-                       table->matmul_q8_0_pairs(packed, cols, r0, r1, x, n_tok, y, ldy);
+                       std::vector<uint8_t> prepared_buf(pair_activation_bytes(n_tok, cols) + 64);
+                       void* prepared = reinterpret_cast<void*>(
+                           (reinterpret_cast<uintptr_t>(prepared_buf.data()) + 63) & ~uintptr_t(63));
+                       table->prepare_q8_0_pairs(x, n_tok, cols, prepared);
+                       table->matmul_q8_0_pairs(packed, cols, r0, r1, prepared, n_tok, y, ldy);
                      }});
     }
   }

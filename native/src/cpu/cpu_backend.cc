@@ -68,6 +68,10 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
   cursors_ = std::vector<RowCursor>(static_cast<size_t>(pool_.size()));
   allocations_ = 10;
   pack_weights(model);
+  if (!packed_.empty()) {
+    prepared_pairs_ = LargeBuffer(cpu::pair_activation_bytes(plan.n_batch, plan.max_matmul_cols()));
+    allocations_++;
+  }
 }
 
 void CpuBackend::pack_weights(const LlamaModel& model) {
@@ -188,7 +192,7 @@ BackendCounters CpuBackend::counters() const {
   c.buffer_bytes = (activations_.size() + accumulator_.size() + scores_.size() + rope_cos_.size() +
                     rope_sin_.size() + q16_.size() + kv_f32_.size() + half_input_.size()) * sizeof(float) +
                    kv_f16_.size() * sizeof(uint16_t) + quantized_.size() * sizeof(gl_block_q8_0) +
-                   packed_weights_.size();
+                   packed_weights_.size() + prepared_pairs_.size();
   c.allocations = allocations_;
   c.submits = submits_;
   c.requests_begun = requests_begun_;
@@ -236,6 +240,11 @@ void CpuBackend::matmul(const Op& op) {
     });
   }
 
+  // The activations in the pair layout once for every row (the weights of one product are all packed or none).
+  if (any_q8 && packed_.count(op.weights[0]->data) != 0) {
+    kernels_.prepare_q8_0_pairs(quantized_.data(), n_tok, cols, prepared_pairs_.data());
+  }
+
   // Threads split the rows of all weights together, so a thread streams one
   // contiguous run of weight memory.
   const auto rows = [&](int64_t b, int64_t e) {
@@ -256,8 +265,8 @@ void CpuBackend::matmul(const Op& op) {
             for (const PackedRows& piece : packed->second) {
               const int64_t a = std::max(r0, piece.r0), z = std::min(r1, piece.r1);
               if (a >= z) continue;
-              kernels_.matmul_q8_0_pairs(piece.data + (a - piece.r0) * row_bytes, cols, 0, z - a, quantized_.data(),
-                                         n_tok, y + a, ldy);
+              kernels_.matmul_q8_0_pairs(piece.data + (a - piece.r0) * row_bytes, cols, 0, z - a,
+                                         prepared_pairs_.data(), n_tok, y + a, ldy);
             }
           } else {
             kernels_.matmul_q8_0(static_cast<const gl_block_q8_0*>(w.data), cols, r0, r1, quantized_.data(), n_tok,

@@ -72,6 +72,7 @@ class CpuBackend final : public Backend {
     const uint8_t* data;  // row r0's record
   };
   LargeBuffer packed_weights_;
+  LargeBuffer prepared_pairs_;  // a product's activations in the pair layout (n_batch rows of the widest input)
   // Per thread: the next row of its share of a decode product, and the share's end.
   struct alignas(64) RowCursor {
     std::atomic<int64_t> next{0};

@@ -39,10 +39,13 @@ struct KernelTable {
                      const float* x, int64_t n_tok, float* y, int64_t ldy);
 
   // Q8_0 products on a matrix re-laid out by pack_pair_rows (q8_0_pair_layout.h),
-  // otherwise as matmul_q8_0; nullptr where the table has none. Outputs sum in a
-  // different order from matmul_q8_0's, the same in every tile shape.
+  // with activations prepared once for all rows by prepare_q8_0_pairs into
+  // pair_activation_bytes(n_tok, cols) bytes (64-byte aligned); otherwise as
+  // matmul_q8_0. Outputs sum in a different order from matmul_q8_0's, the same
+  // in every tile shape. Both nullptr where the table has no pair products.
+  void (*prepare_q8_0_pairs)(const gl_block_q8_0* x, int64_t n_tok, int64_t cols, void* prepared);
   void (*matmul_q8_0_pairs)(const uint8_t* w, int64_t cols, int64_t r0, int64_t r1,
-                            const gl_block_q8_0* x, int64_t n_tok, float* y, int64_t ldy);
+                            const void* prepared, int64_t n_tok, float* y, int64_t ldy);
 };
 
 // The plain C++ kernels every optimised table is tested against.

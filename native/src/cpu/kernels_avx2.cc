@@ -13,6 +13,7 @@ const KernelTable* avx2_kernels() {
       matmul_float<LoadBf16>,
       matmul_float<LoadF32>,
       nullptr,
+      nullptr,
   };
   return &table;
 }

@@ -18,6 +18,7 @@ const KernelTable* avx512_kernels() {
       matmul_float<LoadBf16>,
       matmul_float<LoadF32>,
       nullptr,
+      nullptr,
   };
   return &table;
 }
@@ -30,6 +31,7 @@ const KernelTable* avx512vnni_kernels() {
       matmul_float<LoadF16>,
       matmul_float<LoadBf16>,
       matmul_float<LoadF32>,
+      prepare_q8_0_pairs,
       matmul_q8_0_pairs<4, 4>,
   };
   return &table;

@@ -68,7 +68,7 @@ const KernelTable& generic_kernels() {
   static const KernelTable table = {
       "generic",          quantize_q8_0,
       matmul_q8_0,        matmul_half<fp16_to_fp32>,
-      matmul_half<bf16_to_fp32>, matmul_f32, nullptr,
+      matmul_half<bf16_to_fp32>, matmul_f32, nullptr, nullptr,
   };
   return table;
 }

@@ -174,6 +174,7 @@ const KernelTable* neon_kernels() {
       matmul_float<LoadBf16>,
       matmul_float<LoadF32>,
       nullptr,
+      nullptr,
   };
   return &table;
 }

@@ -17,6 +17,7 @@
 // row either way).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "common/block_q8_0.h"
@@ -32,6 +33,21 @@ struct PairLayout {
 };
 
 PairLayout pair_layout(int64_t cols);  // cols % 32 == 0
+
+// Activations (n_tok rows of Q8_0 blocks) prepared once for all the rows of a
+// product, in the same pair layout, 64-byte aligned, one region after another:
+//   quants  (n_tok, np) 64-byte vectors, interleaved as the weights are;
+//   bias    (n_tok, np) 64-byte vectors of int32, each lane -128 * the sum of
+//           its 4 quants (undoes the weights' +128);
+//   scales  (n_tok, d_stride) floats, d_stride = nb rounded up to 8, zero past nb.
+struct PairActivations {
+  const uint8_t* quants;
+  const uint8_t* bias;
+  const float* scales;
+  int64_t np, d_stride;
+};
+size_t pair_activation_bytes(int64_t n_tok, int64_t cols);
+PairActivations pair_activations(const void* prepared, int64_t n_tok, int64_t cols);
 
 // Writes the records of rows [r0, r1) of a (rows x cols) Q8_0 matrix into
 // `dst`, the start of the whole packed matrix (64-byte aligned).

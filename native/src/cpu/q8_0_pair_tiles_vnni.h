@@ -21,16 +21,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "cpu/q8_0_pair_layout.h"
 
 namespace ghostline::cpu {
 namespace {
 
-// The activations of one call in the weights' pair layout: quants and VNNI
-// biases 64 bytes a pair, scales as floats (zero past the last block, up to a
-// whole group of 8).
+// Activations in the pair layout (q8_0_pair_layout.h) as vectors.
 struct PreparedPairs {
   const __m512i* q;     // (n_tok, np)
   const __m512i* bias;  // (n_tok, np)
@@ -38,45 +35,41 @@ struct PreparedPairs {
   int64_t np, d_stride;
 };
 
+inline PreparedPairs prepared_from(const PairActivations& a) {
+  return {reinterpret_cast<const __m512i*>(a.quants), reinterpret_cast<const __m512i*>(a.bias), a.scales, a.np,
+          a.d_stride};
+}
+
 // dword j of `even` to lane 2j and of `odd` to lane 2j + 1.
 inline __m512i interleave_blocks(__m256i even, __m256i odd) {
   const __m512i idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   return _mm512_permutex2var_epi32(_mm512_castsi256_si512(even), idx, _mm512_castsi256_si512(odd));
 }
 
-PreparedPairs prepare_pairs(const gl_block_q8_0* x, int64_t n_tok, int64_t nb) {
-  // Per thread, grown as needed: no allocation once the largest shape was seen.
-  struct alignas(64) Vec {
-    int32_t lanes[16];
-  };
-  thread_local std::vector<Vec> q, bias;  // aligned by C++17's aligned operator new
-  thread_local std::vector<float> d;
-  const int64_t np = (nb + 1) / 2, d_stride = (nb + 7) / 8 * 8;
-  const size_t n = size_t(n_tok * np);
-  if (q.size() < n) {
-    q.resize(n);
-    bias.resize(n);
-  }
-  if (d.size() < size_t(n_tok * d_stride)) d.resize(size_t(n_tok * d_stride));
+// Writes the pair layout of n_tok rows of activation blocks into `prepared`
+// (pair_activation_bytes(n_tok, cols) bytes, 64-byte aligned).
+void prepare_q8_0_pairs(const gl_block_q8_0* x, int64_t n_tok, int64_t cols, void* prepared) {
+  const PairActivations a = pair_activations(prepared, n_tok, cols);
+  const int64_t nb = cols / GL_QK8_0;
+  auto* q = reinterpret_cast<__m512i*>(const_cast<uint8_t*>(a.quants));
+  auto* bias = reinterpret_cast<__m512i*>(const_cast<uint8_t*>(a.bias));
+  auto* d = const_cast<float*>(a.scales);
   // vpdpbusd multiplies unsigned by signed bytes: the weights are stored as
   // w + 128, and the accumulator starts at -128 * sum(x) to take the excess
   // back out. A pad block's zero activations make its lanes 0 whatever its weights.
-  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  const __m512i offset = _mm512_set1_epi8(char(0x80));
   for (int64_t t = 0; t < n_tok; t++) {
     const gl_block_q8_0* xt = x + t * nb;
-    for (int64_t p = 0; p < np; p++) {
+    for (int64_t p = 0; p < a.np; p++) {
       const int64_t b = 2 * p;
       const __m512i v = interleave_blocks(load_quants(xt[b]), b + 1 < nb ? load_quants(xt[b + 1]) : _mm256_setzero_si256());
-      const size_t i = size_t(t * np + p);
-      _mm512_store_si512(q[i].lanes, v);
-      _mm512_store_si512(bias[i].lanes, _mm512_sub_epi32(_mm512_setzero_si512(),
-                                                         _mm512_dpbusd_epi32(_mm512_setzero_si512(), flip, v)));
+      _mm512_store_si512(q + t * a.np + p, v);
+      _mm512_store_si512(bias + t * a.np + p, _mm512_sub_epi32(_mm512_setzero_si512(),
+                                                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, v)));
     }
-    float* dt = d.data() + t * d_stride;
-    for (int64_t b = 0; b < d_stride; b++) dt[b] = b < nb ? half_to_float(xt[b].d) : 0.0f;
+    float* dt = d + t * a.d_stride;
+    for (int64_t b = 0; b < a.d_stride; b++) dt[b] = b < nb ? half_to_float(xt[b].d) : 0.0f;
   }
-  return {reinterpret_cast<const __m512i*>(q.data()), reinterpret_cast<const __m512i*>(bias.data()), d.data(), np,
-          d_stride};
 }
 
 inline PreparedPairs pair_tokens_from(const PreparedPairs& x, int64_t t) {
@@ -142,22 +135,22 @@ inline void pair_rows(const uint8_t* w, const PairLayout& l, const PreparedPairs
 // measured faster than interleaving rows); prefill runs chunks of tokens whose
 // activations stay in L2 past R x T tiles that stay in L1.
 template <int R, int T>
-void matmul_q8_0_pairs(const uint8_t* w, int64_t cols, int64_t r0, int64_t r1, const gl_block_q8_0* x, int64_t n_tok,
+void matmul_q8_0_pairs(const uint8_t* w, int64_t cols, int64_t r0, int64_t r1, const void* prepared, int64_t n_tok,
                        float* y, int64_t ldy) {
   const PairLayout l = pair_layout(cols);
+  const PreparedPairs xp = prepared_from(pair_activations(prepared, n_tok, cols));
   if (n_tok == 1) {
-    const PreparedPairs xp = prepare_pairs(x, 1, l.nb);
     for (int64_t r = r0; r < r1; r++) pair_tile<1, 1>(w + r * l.row_bytes, l, xp, y + r, ldy);
     return;
   }
   const int64_t chunk = std::max<int64_t>(T, (192 * 1024 / l.row_bytes) / T * T);
   for (int64_t t0 = 0; t0 < n_tok; t0 += chunk) {
     const int64_t nt = std::min(chunk, n_tok - t0);
-    const PreparedPairs xp = prepare_pairs(x + t0 * l.nb, nt, l.nb);
+    const PreparedPairs xc = pair_tokens_from(xp, t0);
     float* yc = y + t0 * ldy;
     int64_t r = r0;
-    for (; r + R <= r1; r += R) pair_rows<R, T>(w + r * l.row_bytes, l, xp, nt, yc + r, ldy);
-    for (; r < r1; r++) pair_rows<1, T>(w + r * l.row_bytes, l, xp, nt, yc + r, ldy);
+    for (; r + R <= r1; r += R) pair_rows<R, T>(w + r * l.row_bytes, l, xc, nt, yc + r, ldy);
+    for (; r < r1; r++) pair_rows<1, T>(w + r * l.row_bytes, l, xc, nt, yc + r, ldy);
   }
 }
 
