@@ -240,10 +240,17 @@ void CpuBackend::matmul(const Op& op) {
     });
   }
 
-  // The activations in the pair layout once for every row (the weights of one product are all packed or none).
-  if (any_q8 && packed_.count(op.weights[0]->data) != 0) {
-    kernels_.prepare_q8_0_pairs(quantized_.data(), n_tok, cols, prepared_pairs_.data());
+  // Each weight's packed pieces, looked up once per product rather than per chunk of rows, and the
+  // activations in the pair layout once for every row (a product's weights are all packed or none).
+  const std::vector<PackedRows>* pieces[sizeof(Op::weights) / sizeof(Op::weights[0])] = {};
+  bool any_packed = false;
+  for (int i = 0; i < op.n_weights; i++) {
+    if (const auto found = packed_.find(op.weights[i]->data); found != packed_.end()) {
+      pieces[i] = &found->second;
+      any_packed = true;
+    }
   }
+  if (any_packed) kernels_.prepare_q8_0_pairs(quantized_.data(), n_tok, cols, prepared_pairs_.data());
 
   // Threads split the rows of all weights together, so a thread streams one
   // contiguous run of weight memory.
@@ -259,10 +266,10 @@ void CpuBackend::matmul(const Op& op) {
       const int64_t ldy = op.accumulate ? w.rows : plan_.act_width(op.outs[i]);
       switch (w.type) {
         case TensorType::Q8_0:
-          if (const auto packed = packed_.find(w.data); packed != packed_.end()) {
+          if (pieces[i] != nullptr) {
             // Rows [r0, r1) from the packed pieces that hold them (one, when the split matches the packing).
             const int64_t row_bytes = cpu::pair_layout(cols).row_bytes;
-            for (const PackedRows& piece : packed->second) {
+            for (const PackedRows& piece : *pieces[i]) {
               const int64_t a = std::max(r0, piece.r0), z = std::min(r1, piece.r1);
               if (a >= z) continue;
               kernels_.matmul_q8_0_pairs(piece.data + (a - piece.r0) * row_bytes, cols, 0, z - a,
