@@ -32,14 +32,21 @@ void pack_pair_rows(const gl_block_q8_0* src, int64_t cols, int64_t r0, int64_t 
   for (int64_t r = r0; r < r1; r++) {
     const gl_block_q8_0* row = src + r * l.nb;
     uint8_t* rec = dst + r * l.row_bytes;
-    std::memset(rec, 0, size_t(l.row_bytes));
-    auto* scales = reinterpret_cast<uint16_t*>(rec);
-    for (int64_t b = 0; b < l.nb; b++) scales[b] = row[b].d;
+    // Every byte is written once: scales, their zero padding, quants, and a pad block's zeros (offset).
+    for (int64_t b = 0; b < l.nb; b++) std::memcpy(rec + 2 * b, &row[b].d, 2);
+    std::memset(rec + 2 * l.nb, 0, size_t(l.scale_bytes - 2 * l.nb));
     uint8_t* quants = rec + l.scale_bytes;
-    std::memset(quants, 0x80, size_t(64 * l.np));  // the pad block's zeros, offset
+    if (l.nb % 2 == 1) {
+      for (int j = 0; j < 8; j++) std::memset(quants + (l.np - 1) * 64 + 8 * j + 4, 0x80, 4);
+    }
     for (int64_t b = 0; b < l.nb; b++) {
       uint8_t* pair = quants + (b / 2) * 64 + (b % 2) * 4;
-      for (int j = 0; j < 32; j++) pair[8 * (j / 4) + j % 4] = uint8_t(row[b].qs[j]) ^ 0x80;
+      for (int j = 0; j < 8; j++) {  // dword j of the block, each byte offset by 128
+        uint32_t word;
+        std::memcpy(&word, row[b].qs + 4 * j, 4);
+        word ^= 0x80808080u;
+        std::memcpy(pair + 8 * j, &word, 4);
+      }
     }
   }
 }
