@@ -83,7 +83,7 @@ void swiglu_scalar(float* a, const float* b, int64_t n) {
 __attribute__((target("avx512f,fma"))) void swiglu_avx512(float* a, const float* b, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.0f);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __mmask16 k = first_lanes(n - i);
     const __m512 x = _mm512_maskz_loadu_ps(k, a + i);
     const __m512 silu = _mm512_div_ps(x, _mm512_add_ps(one, exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
     _mm512_mask_storeu_ps(a + i, k, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(k, b + i)));

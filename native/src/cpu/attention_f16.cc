@@ -223,7 +223,7 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void softmax_to_half_avx512(flo
   const __m512 vscale = _mm512_set1_ps(scale);
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t j = 0; j < n_kv; j += 16) {
-    const __mmask16 k = n_kv - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_kv - j)) - 1);
+    const __mmask16 k = first_lanes(n_kv - j);
     const __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, scores + j), vscale);
     _mm512_mask_storeu_ps(scores + j, k, v);
     vmax = _mm512_mask_max_ps(vmax, k, vmax, v);
@@ -231,14 +231,14 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void softmax_to_half_avx512(flo
   const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t j = 0; j < n_kv; j += 16) {
-    const __mmask16 k = n_kv - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_kv - j)) - 1);
+    const __mmask16 k = first_lanes(n_kv - j);
     const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, scores + j), m));
     _mm512_mask_storeu_ps(scores + j, k, e);
     vsum = _mm512_mask_add_ps(vsum, k, vsum, e);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
   for (int64_t j = 0; j < n_kv; j += 16) {
-    const __mmask16 k = n_kv - j >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n_kv - j)) - 1);
+    const __mmask16 k = first_lanes(n_kv - j);
     const __m512 p = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, scores + j), inv);
     _mm512_mask_storeu_ps(scores + j, k, _mm512_cvtph_ps(_mm512_cvtps_ph(p, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
   }

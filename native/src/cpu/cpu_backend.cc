@@ -9,6 +9,7 @@
 #include "cpu/attention_f16.h"
 #include "cpu/dequantize_row.h"
 #include "cpu/q8_0_pair_layout.h"
+#include "graph/program.h"
 
 namespace ghostline {
 namespace {
@@ -78,22 +79,18 @@ void CpuBackend::pack_weights(const LlamaModel& model) {
   packed_.clear();
   packed_weights_ = LargeBuffer();
   if (kernels_.matmul_q8_0_pairs == nullptr) return;
-  // The matrix products in the forward program's order, each a list of weights
-  // whose rows the threads split together (matmul() below).
+  // The matrix products of a decode step, in the order the program runs them;
+  // matmul() splits each product's rows between threads as ThreadPool::split does.
   std::vector<std::vector<const Weight*>> products;
-  for (const LlamaLayer& L : model.layers) {
-    products.push_back({&L.wq, &L.wk, &L.wv});
-    products.push_back({&L.wo});
-    products.push_back({&L.w_gate, &L.w_up});
-    products.push_back({&L.w_down});
+  for (const Op& op : build_forward_program(model, {0}, 0, 0, LogitRows::Last).ops) {
+    if (op.kind == OpKind::MatMul) products.emplace_back(op.weights, op.weights + op.n_weights);
   }
-  products.push_back({&model.output});  // token_embd's bytes when tied; embedding rows are still read from the file
 
   // Each thread's rows of every product, in program order, packed back to back:
-  // a thread then reads one linear stream through a whole step, as the
-  // bandwidth probe does, instead of restarting at every product. Measured on
-  // the development VM, a plain read of the weights product by product reached
-  // 82% of the probe's bandwidth where one stream per thread reaches all of it.
+  // a thread then reads one linear stream through a whole step instead of
+  // starting a new one at each product. In same-run rounds on the development
+  // VM, reading the weights product by product, each thread restarting at a new
+  // address, reached 82-96% of the probe's bandwidth.
   struct Piece {
     const Weight* w;
     int64_t r0, r1;
@@ -133,7 +130,8 @@ void CpuBackend::pack_weights(const LlamaModel& model) {
   for (const Piece& piece : pieces) {
     packed_[piece.w->data].push_back({piece.r0, piece.r1, packed_weights_.data() + piece.offset});
   }
-  // Products read only the packed copies now; the file's pages need not stay resident.
+  // Products read only the packed copies now; the file's pages need not stay resident (token_embd's,
+  // when the output is tied to it, come back row by row for the embedding lookups).
   for (const auto& product : products) {
     for (const Weight* w : product) {
       if (packed_.count(w->data) != 0) model.file().drop_resident(w->data, w->n_bytes);

@@ -8,7 +8,12 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace ghostline::cpu {
+
+// The first n of 16 lanes (all of them when n >= 16): the mask of those loops' last, partial vector.
+inline __mmask16 first_lanes(int64_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 __attribute__((target("avx512f,fma"))) inline __m512 exp_avx512(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));  // exp underflows to 0 well before; keeps n finite
