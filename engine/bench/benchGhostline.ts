@@ -3,7 +3,7 @@ import { argmax } from "../model/greedy";
 import { noteFallback } from "../cli/args";
 import { LocalModel } from "../model/localModel";
 import { benchPrompt, type BandwidthProbe, type BenchPlan, type EngineTiming } from "./benchTypes";
-import { decodeInWindows, fractionOfCeiling, type DecodeWindow } from "./decodeWindows";
+import { decodeInWindows, summarizeDecodes, type WindowedDecode } from "./decodeWindows";
 
 export async function benchGhostline(
   modelPath: string,
@@ -19,9 +19,7 @@ export async function benchGhostline(
   noteFallback(model.info);
   const prompt = benchPrompt(model.info.nVocab, plan.prefillTokens);
   let bestPrefill = Infinity;
-  let bestDecode = Infinity;
-  const windows: DecodeWindow[] = [];
-  const bandwidths: number[] = [];
+  const decodes: WindowedDecode[] = [];
   for (let r = 0; r < plan.repeats; r++) {
     model.truncate(0, 0);
     const t0 = performance.now();
@@ -29,30 +27,24 @@ export async function benchGhostline(
     bestPrefill = Math.min(bestPrefill, performance.now() - t0);
 
     let next = argmax(result.logits);
-    const decode = await decodeInWindows(
-      async () => {
-        // As a completion decodes: only the next token comes back (a GPU backend reads back its id alone).
-        next = (await model.eval(0, [next], { argmaxOnly: true })).argmax!;
-      },
-      plan.decodeTokens,
-      plan.windowTokens,
-      probe,
+    decodes.push(
+      await decodeInWindows(
+        async () => {
+          // As a completion decodes: only the next token comes back (a GPU backend reads back its id alone).
+          next = (await model.eval(0, [next], { argmaxOnly: true })).argmax!;
+        },
+        plan.decodeTokens,
+        plan.windowTokens,
+        probe,
+      ),
     );
-    bestDecode = Math.min(bestDecode, decode.ms);
-    windows.push(...decode.windows);
-    bandwidths.push(...decode.bandwidths);
   }
+  const decode = summarizeDecodes(decodes, model.info.weightBytesPerToken);
   const timing: EngineTiming = {
     engine: `ghostline (${model.info.kernels ?? model.info.backend})`,
     prefillTokensPerSecond: (plan.prefillTokens / bestPrefill) * 1000,
-    decodeTokensPerSecond: (plan.decodeTokens / bestDecode) * 1000,
-    ...(probe
-      ? {
-          decodeFractionOfCeiling: fractionOfCeiling(windows, model.info.weightBytesPerToken),
-          bandwidths,
-          decodeWindows: windows.length,
-        }
-      : {}),
+    decodeTokensPerSecond: (plan.decodeTokens / decode.bestMs) * 1000,
+    ...decode.windowed,
   };
   return { timing, model };
 }

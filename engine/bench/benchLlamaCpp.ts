@@ -4,7 +4,7 @@
  */
 import { packageRoot } from "../native/loadAddon";
 import { benchPrompt, type BandwidthProbe, type BenchPlan, type EngineTiming } from "./benchTypes";
-import { decodeInWindows, fractionOfCeiling, type DecodeWindow } from "./decodeWindows";
+import { decodeInWindows, summarizeDecodes, type WindowedDecode } from "./decodeWindows";
 
 /** `weightBytesPerToken`: what Ghostline's loader counted for the same file, to put llama.cpp's decode against the same ceiling. */
 export async function benchLlamaCpp(
@@ -31,9 +31,7 @@ export async function benchLlamaCpp(
   try {
     const prompt = benchPrompt(nVocab, plan.prefillTokens) as unknown as import("node-llama-cpp").Token[];
     let bestPrefill = Infinity;
-    let bestDecode = Infinity;
-    const windows: DecodeWindow[] = [];
-    const bandwidths: number[] = [];
+    const decodes: WindowedDecode[] = [];
     for (let r = 0; r < plan.repeats; r++) {
       const sequence = context.getSequence();
       try {
@@ -44,17 +42,16 @@ export async function benchLlamaCpp(
         // Greedy generation, one decode step per token the generator is asked for.
         const tokens = sequence.evaluate([prompt[prompt.length - 1]], { temperature: 0 })[Symbol.asyncIterator]();
         try {
-          const decode = await decodeInWindows(
-            async () => {
-              if ((await tokens.next()).done) throw new Error("llama.cpp stopped generating before the bench's decode count");
-            },
-            plan.decodeTokens,
-            plan.windowTokens,
-            probe,
+          decodes.push(
+            await decodeInWindows(
+              async () => {
+                if ((await tokens.next()).done) throw new Error("llama.cpp stopped generating before the bench's decode count");
+              },
+              plan.decodeTokens,
+              plan.windowTokens,
+              probe,
+            ),
           );
-          bestDecode = Math.min(bestDecode, decode.ms);
-          windows.push(...decode.windows);
-          bandwidths.push(...decode.bandwidths);
         } finally {
           await tokens.return?.();
         }
@@ -62,11 +59,12 @@ export async function benchLlamaCpp(
         sequence.dispose();
       }
     }
+    const decode = summarizeDecodes(decodes, weightBytesPerToken);
     return {
       engine: `llama.cpp (node-llama-cpp ${await packageVersion()}, ${llama.buildType} cpu)`,
       prefillTokensPerSecond: (plan.prefillTokens / bestPrefill) * 1000,
-      decodeTokensPerSecond: (plan.decodeTokens / bestDecode) * 1000,
-      ...(probe ? { decodeFractionOfCeiling: fractionOfCeiling(windows, weightBytesPerToken), bandwidths, decodeWindows: windows.length } : {}),
+      decodeTokensPerSecond: (plan.decodeTokens / decode.bestMs) * 1000,
+      ...decode.windowed,
     };
   } finally {
     await context.dispose();

@@ -12,9 +12,8 @@ export interface BenchReport {
    * probe, the median of the measurements taken between decode windows.
    */
   readBandwidthBytesPerSecond: number;
-  /** The lowest and highest of those measurements. */
-  readBandwidthRange?: [number, number];
-  bandwidthMeasurements?: number;
+  /** Those measurements, bytes per second, in the order they were taken. */
+  bandwidthSamples?: number[];
   /** readBandwidth / weightBytesPerToken: no decoder that reads every weight once per token can go faster. */
   decodeCeilingTokensPerSecond: number;
   prefillTokens: number;
@@ -35,9 +34,10 @@ export function formatBenchTable(r: BenchReport): string {
   lines.push(`model       ${r.model} (${r.fileBytes >= 2 ** 30 ? gib(r.fileBytes) : mib(r.fileBytes)})`);
   lines.push(`threads     ${r.threads} (kernels: ${r.kernels})`);
   const gbs = (n: number) => (n / 1e9).toFixed(1);
+  const samples = r.bandwidthSamples ?? [];
   lines.push(
-    r.readBandwidthRange
-      ? `bandwidth   ${gbs(r.readBandwidthBytesPerSecond)} GB/s read: median of ${r.bandwidthMeasurements} measurements between decode windows (${gbs(r.readBandwidthRange[0])}–${gbs(r.readBandwidthRange[1])})`
+    samples.length > 0
+      ? `bandwidth   ${gbs(r.readBandwidthBytesPerSecond)} GB/s read: median of ${samples.length} measurements between decode windows (${gbs(Math.min(...samples))}–${gbs(Math.max(...samples))})`
       : `bandwidth   ${gbs(r.readBandwidthBytesPerSecond)} GB/s read, measured now`,
   );
   lines.push(

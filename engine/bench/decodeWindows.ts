@@ -54,7 +54,7 @@ export async function decodeInWindows(
   return { tokens, ms, windows, bandwidths };
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const v = [...values].sort((a, b) => a - b);
   const mid = v.length >> 1;
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
@@ -72,4 +72,21 @@ export function fractionOfCeiling(windows: DecodeWindow[], weightBytesPerToken: 
   );
 }
 
-export { median };
+/**
+ * What an engine's repeats add up to: the fastest decode run and, when windows
+ * were measured, their fraction of the ceiling and every measurement taken.
+ */
+export function summarizeDecodes(runs: WindowedDecode[], weightBytesPerToken: number) {
+  const windows = runs.flatMap((r) => r.windows);
+  return {
+    bestMs: Math.min(...runs.map((r) => r.ms)),
+    windowed:
+      windows.length === 0
+        ? {}
+        : {
+            decodeFractionOfCeiling: fractionOfCeiling(windows, weightBytesPerToken),
+            bandwidths: runs.flatMap((r) => r.bandwidths),
+            decodeWindows: windows.length,
+          },
+  };
+}

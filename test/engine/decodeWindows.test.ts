@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { decodeInWindows, fractionOfCeiling } from "../../engine/bench/decodeWindows";
+import { decodeInWindows, fractionOfCeiling, summarizeDecodes } from "../../engine/bench/decodeWindows";
 
 /** A clock the test moves: a decode step takes 10 ms, a bandwidth measurement 50 ms. */
 function fakeClock() {
@@ -56,5 +56,18 @@ describe("decode timed in windows between bandwidth measurements", () => {
     expect(fractionOfCeiling(windows, bytesPerToken)).toBeCloseTo(0.75, 10);
     expect(fractionOfCeiling(windows.slice(0, 2), bytesPerToken)).toBeCloseTo(0.7, 10);
     expect(fractionOfCeiling([], bytesPerToken)).toBeNaN();
+  });
+
+  it("sums up repeats: the fastest run, and every window and measurement of all of them", () => {
+    const w = (ms: number) => ({ tokens: 10, ms, bandwidthBefore: 20e9, bandwidthAfter: 20e9 });
+    const runs = [
+      { tokens: 20, ms: 2000, windows: [w(1000), w(1000)], bandwidths: [20e9, 20e9, 20e9] },
+      { tokens: 20, ms: 1000, windows: [w(500), w(500)], bandwidths: [20e9, 20e9, 20e9] },
+    ];
+    const s = summarizeDecodes(runs, 1e9);
+    expect(s.bestMs).toBe(1000);
+    expect(s.windowed).toMatchObject({ decodeWindows: 4, decodeFractionOfCeiling: 0.75 });
+    expect((s.windowed as { bandwidths: number[] }).bandwidths).toHaveLength(6);
+    expect(summarizeDecodes([{ tokens: 20, ms: 500, windows: [], bandwidths: [] }], 1e9)).toEqual({ bestMs: 500, windowed: {} });
   });
 });

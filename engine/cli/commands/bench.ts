@@ -77,19 +77,18 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
 
   let readProbe: NativeReadProbe | undefined;
   try {
-    // The ceiling belongs to the memory the weights stream from: the GPU's for WebGPU. On the CPU the
-    // bandwidth is measured again between decode windows (decodeWindows.ts says why).
-    let bandwidth: number;
+    // The ceiling belongs to the memory the weights stream from: the GPU's for WebGPU, measured once. On
+    // the CPU it is measured between decode windows (decodeWindows.ts says why).
+    let gpuBandwidth: number | undefined;
     let probe: BandwidthProbe | undefined;
     if (plan.backend === "webgpu") {
       log(`measuring GPU read bandwidth through WebGPU ...`);
-      bandwidth = (await measureGpuReadBandwidth(1 << 30, 10, true)).bytesPerSecond;
+      gpuBandwidth = (await measureGpuReadBandwidth(1 << 30, 10, true)).bytesPerSecond;
     } else {
-      log(`measuring read bandwidth with ${plan.threads} threads ...`);
+      log(`preparing a read-bandwidth probe for ${plan.threads} threads ...`);
       readProbe = await addon.createReadProbe(plan.threads, PROBE_BYTES);
       const p = readProbe;
       probe = () => p.measure(PROBE_PASSES);
-      bandwidth = await p.measure(5);
     }
     log(`timing ghostline ...`);
     const { timing, model } = await benchGhostline(modelPath, plan, probe);
@@ -106,7 +105,7 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
       }
     }
     const measured = engines.flatMap((e) => e.bandwidths ?? []);
-    if (measured.length > 0) bandwidth = median(measured);
+    const bandwidth = gpuBandwidth ?? median(measured);
     const report: BenchReport = {
       model: synthetic ? `synthetic ${synthetic}` : path.basename(modelPath),
       fileBytes: info.fileBytes,
@@ -114,8 +113,7 @@ export async function benchCommand(argv: string[], out: NodeJS.WritableStream): 
       threads: plan.threads,
       kernels: info.kernels ?? info.backend,
       readBandwidthBytesPerSecond: bandwidth,
-      readBandwidthRange: measured.length > 0 ? [Math.min(...measured), Math.max(...measured)] : undefined,
-      bandwidthMeasurements: measured.length > 0 ? measured.length : 1,
+      bandwidthSamples: gpuBandwidth === undefined ? measured : undefined,
       decodeCeilingTokensPerSecond: bandwidth / info.weightBytesPerToken,
       prefillTokens: plan.prefillTokens,
       decodeTokens: plan.decodeTokens,
