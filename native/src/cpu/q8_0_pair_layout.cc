@@ -17,14 +17,16 @@ PairLayout pair_layout(int64_t cols) {
 size_t pair_activation_bytes(int64_t n_tok, int64_t cols) {
   const PairLayout l = pair_layout(cols);
   const int64_t d_stride = (l.nb + 7) / 8 * 8;
-  return size_t(n_tok * l.np * 128 + (n_tok * d_stride * 4 + 63) / 64 * 64);
+  return size_t(n_tok * l.np * 64 + 2 * ((n_tok * d_stride * 4 + 63) / 64 * 64));
 }
 
 PairActivations pair_activations(const void* prepared, int64_t n_tok, int64_t cols) {
   const PairLayout l = pair_layout(cols);
+  const int64_t d_stride = (l.nb + 7) / 8 * 8;
   const auto* base = static_cast<const uint8_t*>(prepared);
-  return {base, base + n_tok * l.np * 64, reinterpret_cast<const float*>(base + n_tok * l.np * 128), l.np,
-          (l.nb + 7) / 8 * 8};
+  const uint8_t* scales = base + n_tok * l.np * 64;
+  const uint8_t* excess = scales + (n_tok * d_stride * 4 + 63) / 64 * 64;
+  return {base, reinterpret_cast<const float*>(scales), reinterpret_cast<const float*>(excess), l.np, d_stride};
 }
 
 void pack_pair_rows(const gl_block_q8_0* src, int64_t cols, int64_t r0, int64_t r1, uint8_t* dst) {

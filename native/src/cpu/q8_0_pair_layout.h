@@ -37,13 +37,14 @@ PairLayout pair_layout(int64_t cols);  // cols % 32 == 0
 // Activations (n_tok rows of Q8_0 blocks) prepared once for all the rows of a
 // product, in the same pair layout, 64-byte aligned, one region after another:
 //   quants  (n_tok, np) 64-byte vectors, interleaved as the weights are;
-//   bias    (n_tok, np) 64-byte vectors of int32, each lane -128 * the sum of
-//           its 4 quants (undoes the weights' +128);
-//   scales  (n_tok, d_stride) floats, d_stride = nb rounded up to 8, zero past nb.
+//   scales  (n_tok, d_stride) floats, d_stride = nb rounded up to 8, zero past nb;
+//   excess  (n_tok, d_stride) floats: -128 * the block's scale * the sum of its
+//           quants, which takes back out what the weights' +128 adds to a
+//           block's product once it is multiplied by the weight's scale.
 struct PairActivations {
   const uint8_t* quants;
-  const uint8_t* bias;
   const float* scales;
+  const float* excess;
   int64_t np, d_stride;
 };
 size_t pair_activation_bytes(int64_t n_tok, int64_t cols);
