@@ -73,6 +73,12 @@ void CpuBackend::allocate(const LlamaModel& model, const BufferPlan& plan) {
     prepared_pairs_ = LargeBuffer(cpu::pair_activation_bytes(plan.n_batch, plan.max_matmul_cols()));
     allocations_++;
   }
+  thread_inputs_ = std::vector<ThreadInput>(pool_.size() > 1 ? static_cast<size_t>(pool_.size()) : 0);
+  for (ThreadInput& in : thread_inputs_) {
+    in.quantized.assign(static_cast<size_t>(plan.max_matmul_cols() / GL_QK8_0 + 1), gl_block_q8_0{});
+    if (!packed_.empty()) in.prepared = LargeBuffer(cpu::pair_activation_bytes(1, plan.max_matmul_cols()));
+    allocations_ += packed_.empty() ? 1 : 2;
+  }
 }
 
 void CpuBackend::pack_weights(const LlamaModel& model) {
@@ -191,6 +197,9 @@ BackendCounters CpuBackend::counters() const {
                     rope_sin_.size() + q16_.size() + kv_f32_.size() + half_input_.size()) * sizeof(float) +
                    kv_f16_.size() * sizeof(uint16_t) + quantized_.size() * sizeof(gl_block_q8_0) +
                    packed_weights_.size() + prepared_pairs_.size();
+  for (const ThreadInput& in : thread_inputs_) {
+    c.buffer_bytes += in.quantized.size() * sizeof(gl_block_q8_0) + in.prepared.size();
+  }
   c.allocations = allocations_;
   c.submits = submits_;
   c.requests_begun = requests_begun_;
@@ -232,14 +241,16 @@ void CpuBackend::matmul(const Op& op) {
     cpu::round_row_f16(half_input_.data(), n_tok * cols);
   }
   const int64_t blocks = cols / GL_QK8_0;
-  if (any_q8) {
+  const bool decode = n_tok == 1 && !thread_inputs_.empty();
+  if (any_q8 && !decode) {
     pool_.parallel_for(n_tok, 1, [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; t++) kernels_.quantize_q8_0(x + t * cols, quantized_.data() + t * blocks, cols);
     });
   }
 
   // Each weight's packed pieces, looked up once per product rather than per chunk of rows, and the
-  // activations in the pair layout once for every row (a product's weights are all packed or none).
+  // activations in the pair layout once for every row (a product's weights are all packed or none);
+  // a decode step's are laid out by each thread for itself, below.
   const std::vector<PackedRows>* pieces[sizeof(Op::weights) / sizeof(Op::weights[0])] = {};
   bool any_packed = false;
   for (int i = 0; i < op.n_weights; i++) {
@@ -248,11 +259,11 @@ void CpuBackend::matmul(const Op& op) {
       any_packed = true;
     }
   }
-  if (any_packed) kernels_.prepare_q8_0_pairs(quantized_.data(), n_tok, cols, prepared_pairs_.data());
+  if (any_packed && !decode) kernels_.prepare_q8_0_pairs(quantized_.data(), n_tok, cols, prepared_pairs_.data());
 
   // Threads split the rows of all weights together, so a thread streams one
   // contiguous run of weight memory.
-  const auto rows = [&](int64_t b, int64_t e) {
+  const auto rows = [&](int64_t b, int64_t e, const gl_block_q8_0* quantized, const void* prepared) {
     int64_t first = 0;
     for (int i = 0; i < op.n_weights; i++) {
       const Weight& w = *op.weights[i];
@@ -270,12 +281,11 @@ void CpuBackend::matmul(const Op& op) {
             for (const PackedRows& piece : *pieces[i]) {
               const int64_t a = std::max(r0, piece.r0), z = std::min(r1, piece.r1);
               if (a >= z) continue;
-              kernels_.matmul_q8_0_pairs(piece.data + (a - piece.r0) * row_bytes, cols, 0, z - a,
-                                         prepared_pairs_.data(), n_tok, y + a, ldy);
+              kernels_.matmul_q8_0_pairs(piece.data + (a - piece.r0) * row_bytes, cols, 0, z - a, prepared, n_tok,
+                                         y + a, ldy);
             }
           } else {
-            kernels_.matmul_q8_0(static_cast<const gl_block_q8_0*>(w.data), cols, r0, r1, quantized_.data(), n_tok,
-                                 y, ldy);
+            kernels_.matmul_q8_0(static_cast<const gl_block_q8_0*>(w.data), cols, r0, r1, quantized, n_tok, y, ldy);
           }
           break;
         case TensorType::F16:
@@ -290,7 +300,7 @@ void CpuBackend::matmul(const Op& op) {
       }
     }
   };
-  if (n_tok == 1 && pool_.size() > 1) {
+  if (decode) {
     // Decode: each thread starts on its own rows and then helps with the rows
     // the others have not reached, a few at a time. A product ends when its
     // slowest part does; on a shared machine one core's bandwidth dips while
@@ -302,15 +312,19 @@ void CpuBackend::matmul(const Op& op) {
       cursors_[static_cast<size_t>(i)].end = e;
     }
     pool_.run([&](int thread, int n_threads) {
+      ThreadInput& in = thread_inputs_[static_cast<size_t>(thread)];
+      if (any_q8) kernels_.quantize_q8_0(x, in.quantized.data(), cols);
+      if (any_packed) kernels_.prepare_q8_0_pairs(in.quantized.data(), 1, cols, in.prepared.data());
       for (int k = 0; k < n_threads; k++) {
         RowCursor& c = cursors_[static_cast<size_t>((thread + k) % n_threads)];
         for (int64_t r; (r = c.next.fetch_add(kDecodeChunk, std::memory_order_relaxed)) < c.end;) {
-          rows(r, std::min(r + kDecodeChunk, c.end));
+          rows(r, std::min(r + kDecodeChunk, c.end), in.quantized.data(), in.prepared.data());
         }
       }
     });
   } else {
-    pool_.parallel_for(total_rows, kMatmulGrain, rows);
+    pool_.parallel_for(total_rows, kMatmulGrain,
+                       [&](int64_t b, int64_t e) { rows(b, e, quantized_.data(), prepared_pairs_.data()); });
   }
 
   if (op.accumulate) {

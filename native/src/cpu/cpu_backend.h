@@ -73,6 +73,13 @@ class CpuBackend final : public Backend {
   };
   LargeBuffer packed_weights_;
   LargeBuffer prepared_pairs_;  // a product's activations in the pair layout (n_batch rows of the widest input)
+  // Per thread, a decode product's one activation row, quantized and (with pair products) laid out by the thread
+  // itself at the start of its share: no thread waits while another prepares it, and none reads another core's copy.
+  struct ThreadInput {
+    std::vector<gl_block_q8_0> quantized;  // max cols / 32 blocks
+    LargeBuffer prepared;                  // pair_activation_bytes(1, max cols), when the weights are packed
+  };
+  std::vector<ThreadInput> thread_inputs_;
   // Per thread: the next row of its share of a decode product, and the share's end.
   struct alignas(64) RowCursor {
     std::atomic<int64_t> next{0};
