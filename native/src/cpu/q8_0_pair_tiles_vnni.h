@@ -67,18 +67,17 @@ void prepare_q8_0_pairs(const gl_block_q8_0* x, int64_t n_tok, int64_t cols, voi
     }
     // vpdpbusd multiplies unsigned by signed bytes: the weights are stored as
     // w + 128, so a block's product comes out 128 * sum(x) too high; times the
-    // two scales, that is taken back out once per block. A pad block's zero
-    // activations make its product 0 whatever its weights.
+    // two scales, that is taken back out once per block (DotVnni::bias gives
+    // -128 * sum(x) in 8 parts). A pad block's zero activations make its
+    // product 0 whatever its weights.
     float* dt = d + t * a.d_stride;
     float* et = e + t * a.d_stride;
-    for (int64_t b = 0; b < a.d_stride; b++) {
-      int32_t sum = 0;
-      if (b < nb) {
-        for (int j = 0; j < GL_QK8_0; j++) sum += xt[b].qs[j];
-      }
-      dt[b] = b < nb ? half_to_float(xt[b].d) : 0.0f;
-      et[b] = float(-128 * sum) * dt[b];
+    int64_t b = 0;
+    for (; b < nb; b++) {
+      dt[b] = half_to_float(xt[b].d);
+      et[b] = float(_mm512_reduce_add_epi32(_mm512_zextsi256_si512(DotVnni::bias(load_quants(xt[b]))))) * dt[b];
     }
+    for (; b < a.d_stride; b++) dt[b] = et[b] = 0.0f;
   }
 }
 
