@@ -133,9 +133,6 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) void axpy_avx512(float a, const
   axpy_f16c(a, v + i, y + i, n - i);
 }
 
-// The group kernels keep every head's query (scores) or output (values) in
-// registers for the whole run of keys: the sums are formed in the same order
-// as dot_avx512 and axpy_avx512 form them, so the results are bit-identical.
 // The sums of four vectors' lanes, in lanes 0, 4, 8 and 12. One reduction
 // tree for four heads' scores costs a third of four separate reductions,
 // which were most of a score's instructions.
@@ -147,6 +144,9 @@ __attribute__((target("avx512f,avx2,fma,f16c"))) inline __m512 sum_lanes4(__m512
   return _mm512_add_ps(s, _mm512_permute_ps(s, 0xB1));
 }
 
+// The group kernels keep every head's query (scores) or output (values) in
+// registers for the whole run of keys: the sums are formed in the same order
+// as dot_avx512 and axpy_avx512 form them, so the results are bit-identical.
 template <int HD16, int G>
 __attribute__((target("avx512f,avx2,fma,f16c"))) void scores_avx512(const float* q16, const uint16_t* k, int64_t stride,
                                                                     int64_t n_kv, float* scores, int64_t scores_stride) {
